@@ -12,3 +12,16 @@ Pipeline stages, one sub-package each:
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # Lazy exports: `import stylex` stays cheap (no torch import) until the API is used.
+    if name in ("load_run", "Run"):
+        from . import run
+
+        return getattr(run, name)
+    if name in ("explain", "data", "models", "training", "report"):
+        import importlib
+
+        return importlib.import_module(f"stylex.{name}")
+    raise AttributeError(f"module 'stylex' has no attribute {name!r}")

@@ -1,0 +1,37 @@
+"""Arguments shared by several subcommands (data selection)."""
+
+from __future__ import annotations
+
+import argparse
+
+FORMATS = ["auto", "celeba", "folders", "csv", "images", "synthetic"]
+
+
+def add_data_arguments(p: argparse.ArgumentParser, required: bool = True) -> None:
+    """``--data``, ``--format``, ``--attribute``, ``--csv-file``, ``--skip-bad-images``, synthetic size/seed."""
+    p.add_argument("--data", required=required,
+                   help="data folder (CelebA, class folders, CSV + images, plain images) or `synthetic`")
+    p.add_argument("--format", default="auto", choices=FORMATS, help="data format (auto-detected by default)")
+    p.add_argument("--attribute", help="CelebA attribute name (e.g. Young) or the CSV label column")
+    p.add_argument("--csv-file", help="csv format: the file mapping image names to labels")
+    p.add_argument("--skip-bad-images", action="store_true", help="skip unreadable images (warns with the count)")
+    p.add_argument("--synthetic-size", type=int, default=4000, help="images in the synthetic world (all splits)")
+    p.add_argument("--synthetic-seed", type=int, default=0, help="seed of the synthetic world")
+
+
+def data_spec_from_args(args: argparse.Namespace, resolution: int, split: str = "train"):
+    """Build a :class:`stylex.data.DataSpec` from :func:`add_data_arguments` options."""
+    from ..data import DataSpec
+
+    synthetic = args.data == "synthetic" or args.format == "synthetic"
+    return DataSpec(
+        path=None if synthetic else args.data,
+        format="synthetic" if synthetic else args.format,
+        attribute=args.attribute,
+        split=split,
+        resolution=resolution,
+        skip_bad_images=args.skip_bad_images,
+        csv_file=args.csv_file,
+        synthetic_size=args.synthetic_size,
+        synthetic_seed=args.synthetic_seed,
+    )

@@ -1,0 +1,71 @@
+"""``stylex train``: train StylEx (generator + encoder + conditional discriminator) for a classifier."""
+
+from __future__ import annotations
+
+import sys
+
+from . import add_parser
+from .common import add_data_arguments, data_spec_from_args
+
+
+def register(subparsers) -> None:
+    p = add_parser(subparsers, "train", "train StylEx to explain a classifier",
+                   "Train a StyleGAN2 generator conditioned on an encoder code and the classifier's class "
+                   "probabilities, with encoder and conditional discriminator. Works on one CPU, one GPU, "
+                   "or many GPUs with torchrun (same command).")
+    add_data_arguments(p, required=False)
+    p.add_argument("--classifier", help="classifier.pt from `stylex train-classifier` (not needed with --resume)")
+    p.add_argument("--out", required=True, help="run directory")
+    p.add_argument("--preset", default="cpu", choices=["tiny", "cpu", "paper64", "paper256"],
+                   help="starting configuration; the options below override it")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--kimg", type=float, help="length in thousands of images (default: the preset's)")
+    p.add_argument("--batch", type=int, dest="batch_size", help="images per step over all processes")
+    p.add_argument("--batch-gpu", type=int, help="images per forward pass and process (gradient accumulation)")
+    p.add_argument("--resolution", type=int, help="image size (power of two, 32..256)")
+    p.add_argument("--lr", type=float, help="learning rate of G, E and D")
+    p.add_argument("--paths", choices=["alternate", "encoder"],
+                   help="alternate encoder and mapping paths (the authors' scheme) or encoder path only")
+    p.add_argument("--mapping-every", type=int, help="with --paths alternate: every N-th step is a mapping step")
+    p.add_argument("--lpips-weight", type=float, help="weight of LPIPS(x, x') (0 turns the term off)")
+    p.add_argument("--lpips-weights", help="explicit LPIPS weight file or folder")
+    p.add_argument("--r1-gamma", type=float, help="R1 penalty weight")
+    p.add_argument("--ema-kimg", type=float, help="EMA half-life in kimg")
+    p.add_argument("--tick-kimg", type=float, help="kimg between progress lines / stats rows")
+    p.add_argument("--snapshot-ticks", type=int, help="ticks between checkpoints")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--precision", choices=["auto", "bf16", "fp32"])
+    p.add_argument("--compile", action="store_true", default=None, help="torch.compile the networks")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..data import DataSpec
+    from ..errors import StylexError
+    from ..training.config import resolve_config
+    from ..training.loop import train
+
+    lr = args.lr
+    cfg = resolve_config(
+        args.preset, kimg=args.kimg, batch_size=args.batch_size, batch_gpu=args.batch_gpu,
+        resolution=args.resolution, lr_g=lr, lr_e=lr, lr_d=lr, paths=args.paths,
+        mapping_every=args.mapping_every, rec_lpips_weight=args.lpips_weight, lpips_weights=args.lpips_weights,
+        r1_gamma=args.r1_gamma, ema_kimg=args.ema_kimg, tick_kimg=args.tick_kimg,
+        snapshot_ticks=args.snapshot_ticks, seed=args.seed, device=args.device, precision=args.precision,
+        compile=args.compile,
+    )
+    if args.data is None and not args.resume:
+        raise StylexError("--data is required (a data folder, or `synthetic`)")
+    if args.classifier is None and not args.resume:
+        raise StylexError("--classifier is required (a classifier.pt from `stylex train-classifier`)")
+    data = data_spec_from_args(args, resolution=cfg.resolution) if args.data else DataSpec(path=None)
+    stats = train(cfg, data, args.classifier, args.out, resume=args.resume, progress=not args.no_progress,
+                  command=["stylex", *sys.argv[1:]])
+    print(f"run directory: {args.out}")
+    if stats:
+        print(f"last tick: kimg {stats['kimg']:.3f}, " + ", ".join(
+            f"{k}={v:.4f}" for k, v in stats.items() if k.startswith(("G_rec", "G_cls", "class_")))
+        )
+    return 0
