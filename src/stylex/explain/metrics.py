@@ -1,0 +1,202 @@
+"""Quantitative checks of an explanation: flip rate (REFERENCE section 7) and reconstruction quality.
+
+Flip rate: for each test image take its base class b (argmax of the classifier on the *generated*
+image), move its top-k attributes together to their extremes in the direction that leads away from
+b, regenerate, and count a flip when the argmax class changes.
+
+"Away from b" for an :class:`~stylex.explain.selection.Attribute` ``(index, direction, target_class)``
+(a move that pushes towards ``target_class``), see :func:`attribute_moves`:
+- ``target_class != b``: the recorded move leads away from b: use it as it is.
+- ``target_class == b`` and two classes: the opposite move leads towards the other class: use it with
+  the direction flipped. This is what makes the two-class merged list work: every entry there is a
+  move towards class 0, so for images of class 1 it is used as recorded and for images of class 0 it
+  is reversed.
+- ``target_class == b`` and more than two classes: no direction is known to lead away: skipped.
+The top-k are the first k usable moves in rank order; a coordinate already moved by a better-ranked
+attribute is skipped (it cannot sit at both extremes). Images with fewer than k usable moves get all
+they have.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import StylexError
+from .selection import Attribute
+
+
+def attribute_moves(attributes: Sequence[Attribute], base_class: int, num_classes: int,
+                    k: int) -> list[tuple[int, int]]:
+    """The top-k moves ``[(index, direction)]`` that lead away from ``base_class`` (see module doc).
+
+    Args:
+        attributes: ranked attributes (rank order is list order).
+        base_class: the image's base class b.
+        num_classes: K.
+        k: number of moves.
+
+    Returns:
+        Up to k ``(coordinate, direction)`` pairs, best first.
+    """
+    moves: list[tuple[int, int]] = []
+    used: set[int] = set()
+    for a in attributes:
+        if len(moves) == k:
+            break
+        if a.target_class != base_class:
+            d = a.direction
+        elif num_classes == 2:
+            d = 1 - a.direction
+        else:
+            continue
+        if a.index in used:
+            continue
+        used.add(a.index)
+        moves.append((a.index, d))
+    return moves
+
+
+@dataclass
+class FlipRateResult:
+    """Flip rate on one image set. rate == curve[-1] (k = top_k); curve[j] is the rate with j+1 moves."""
+
+    rate: float
+    curve: list[float]
+    n_images: int
+    flipped: np.ndarray        # [N] bool, at k = top_k
+    base_class: np.ndarray     # [N] int64
+
+
+def _module_device(module) -> torch.device:
+    for p in module.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+@torch.no_grad()
+def flip_rate(generator, classifier, latents: torch.Tensor, attributes: Sequence[Attribute], k: int,
+              style_min, style_max, *, batch_size: int = 32, device=None) -> FlipRateResult:
+    """Flip rate of the top-k attributes applied together (REFERENCE section 7).
+
+    Args:
+        generator: ``Generator`` (``styles(latent)``, ``synthesize(styles, offsets)``).
+        classifier: images in [-1, 1] -> logits ``[N, K]``.
+        latents: ``[N, D]`` test latents, disjoint from the images AttFind used.
+        attributes: ranked attributes (AttFind, Wu et al. or random).
+        k: top_k; the curve covers 1..k.
+        style_min, style_max: ``[S]`` extremes of each coordinate over the AttFind images.
+        batch_size: images per generator call.
+        device: where to compute (default: the generator's device).
+
+    Returns:
+        :class:`FlipRateResult`.
+    """
+    if k < 1:
+        raise StylexError(f"flip rate top-k = {k}: use 1 or more (option --top-k)")
+    if len(latents) == 0:
+        raise StylexError("flip rate: no test images; give more images than AttFind uses (--num-test-images)")
+    device = torch.device(device) if device is not None else _module_device(generator)
+    smin = torch.as_tensor(np.asarray(style_min), dtype=torch.float32, device=device)   # [S]
+    smax = torch.as_tensor(np.asarray(style_max), dtype=torch.float32, device=device)   # [S]
+    flips = np.zeros((k, len(latents)), dtype=bool)                                  # [k, N]
+    base_all = np.zeros(len(latents), dtype=np.int64)
+    for start in range(0, len(latents), batch_size):
+        lat = latents[start:start + batch_size].to(device)
+        styles = generator.styles(lat)
+        flat = styles.flat().float()                                                 # [B, S]
+        base_logits = classifier(generator.synthesize(styles))                        # [B, K]
+        num_classes = base_logits.shape[1]
+        base = base_logits.argmax(dim=1)                                              # [B]
+        base_all[start:start + len(lat)] = base.cpu().numpy()
+        moves = [attribute_moves(attributes, int(b), num_classes, k) for b in base.tolist()]
+        for j in range(1, k + 1):
+            offsets = torch.zeros_like(flat)                                          # [B, S]
+            for n, mv in enumerate(moves):
+                for idx, d in mv[:j]:
+                    target = smax[idx] if d == 1 else smin[idx]
+                    offsets[n, idx] = target - flat[n, idx]
+            edited = classifier(generator.synthesize(styles, offsets)).argmax(dim=1)   # [B]
+            flips[j - 1, start:start + len(lat)] = (edited != base).cpu().numpy()
+    curve = [float(f.mean()) for f in flips]
+    return FlipRateResult(rate=curve[-1], curve=curve, n_images=len(latents), flipped=flips[-1],
+                          base_class=base_all)
+
+
+@dataclass
+class FlipRateSummary:
+    """Flip rate over R disjoint image sets. std is over the R repeats with ddof=0 (population std)."""
+
+    mean: float
+    std: float
+    n_images: int              # all repeats together
+    curve: list[float]         # mean over repeats, k = 1..top_k
+    rates: list[float]         # one per repeat
+
+    def as_dict(self) -> dict:
+        """The ``metrics.json`` record: mean, std, n_images, curve (and the per-repeat rates)."""
+        return {"mean": self.mean, "std": self.std, "n_images": self.n_images, "curve": self.curve,
+                "rates": self.rates}
+
+
+def flip_rate_repeats(generator, classifier, latents: torch.Tensor, attributes: Sequence[Attribute], k: int,
+                      style_min, style_max, *, num_repeats: int = 5, batch_size: int = 32,
+                      device=None) -> FlipRateSummary:
+    """Flip rate on ``num_repeats`` disjoint, contiguous splits of ``latents`` (mean +/- std).
+
+    Args:
+        generator, classifier, attributes, k, style_min, style_max, batch_size, device: as :func:`flip_rate`.
+        latents: ``[N, D]`` test latents (disjoint from the AttFind images); split into
+            ``num_repeats`` near-equal disjoint sets (``np.array_split`` order).
+        num_repeats: R >= 1.
+
+    Returns:
+        :class:`FlipRateSummary`; std uses ddof=0, so it is 0 only when all repeats agree (R=1 gives 0).
+    """
+    if num_repeats < 1 or num_repeats > len(latents):
+        raise StylexError(f"flip rate repeats = {num_repeats} with {len(latents)} test images: use "
+                          "1 <= repeats <= number of test images (option --repeats)")
+    results = [flip_rate(generator, classifier, latents[torch.as_tensor(part)], attributes, k, style_min,
+                         style_max, batch_size=batch_size, device=device)
+               for part in np.array_split(np.arange(len(latents)), num_repeats)]
+    rates = np.array([r.rate for r in results])
+    curves = np.array([r.curve for r in results])                                     # [R, k]
+    return FlipRateSummary(mean=float(rates.mean()), std=float(rates.std(ddof=0)),
+                           n_images=int(sum(r.n_images for r in results)),
+                           curve=[float(c) for c in curves.mean(axis=0)], rates=[float(r) for r in rates])
+
+
+@torch.no_grad()
+def reconstruction_metrics(images: torch.Tensor, recon: torch.Tensor, logits_orig: torch.Tensor,
+                           logits_recon: torch.Tensor,
+                           lpips_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+                           batch_size: int = 32) -> dict:
+    """How well the generator reconstructs images and keeps the classifier's opinion.
+
+    Args:
+        images, recon: ``[N, 3, H, W]`` in [-1, 1].
+        logits_orig, logits_recon: ``[N, K]`` classifier logits on each.
+        lpips_fn: optional ``(x, y) -> [N]`` perceptual distance (e.g. ``stylex.models.lpips.LPIPS``).
+        batch_size: images per lpips call.
+
+    Returns:
+        ``{"lpips": mean or None, "l1": mean |x - x'| (pixel units of [-1, 1]),
+        "class_agreement": fraction with the same argmax, "prob_gap": mean total-variation distance
+        0.5 * sum_c |p_c - p'_c| between the softmax outputs (for two classes: |p_0 - p'_0|)}``.
+    """
+    if images.shape != recon.shape or len(logits_orig) != len(images) or logits_orig.shape != logits_recon.shape:
+        raise StylexError(f"reconstruction metrics: shapes {tuple(images.shape)}, {tuple(recon.shape)}, "
+                          f"{tuple(logits_orig.shape)}, {tuple(logits_recon.shape)} do not match")
+    l1 = float((images.float() - recon.float()).abs().mean())
+    agree = float((logits_orig.argmax(1) == logits_recon.argmax(1)).float().mean())
+    gap = float(0.5 * (F.softmax(logits_orig.float(), 1) - F.softmax(logits_recon.float(), 1)).abs().sum(1).mean())
+    lp = None
+    if lpips_fn is not None:
+        vals = [lpips_fn(images[i:i + batch_size], recon[i:i + batch_size]).reshape(-1).float().cpu()
+                for i in range(0, len(images), batch_size)]
+        lp = float(torch.cat(vals).mean())
+    return {"lpips": lp, "l1": l1, "class_agreement": agree, "prob_gap": gap}
