@@ -9,9 +9,15 @@ names identical to torchvision's, so ``mobilenet_v2-b0353104.pth`` loads as is.
 
 Bring your own classifier
 -------------------------
-Any differentiable PyTorch classifier works; :func:`load_user_classifier` accepts two forms:
+Any differentiable PyTorch classifier works; :func:`load_user_classifier` accepts three forms:
 
-* a TorchScript file::
+* a ``torch.export`` program (``.pt2``), exported in eval mode with a dynamic batch dimension::
+
+      from torch.export import Dim, export, save
+      example = torch.randn(2, 3, 224, 224)
+      save(export(my_model.eval(), (example,), dynamic_shapes=({0: Dim("batch")},)), "my_classifier.pt2")
+
+* a TorchScript file (any other file name; TorchScript is deprecated in recent PyTorch)::
 
       scripted = torch.jit.script(my_model)       # or torch.jit.trace(my_model, example)
       scripted.save("my_classifier.pt")
@@ -255,6 +261,15 @@ class ClassifierAdapter(nn.Module):
         self.register_buffer("scale", 0.5 / std_t, persistent=False)
         self.register_buffer("shift", (0.5 - mean_t) / std_t, persistent=False)
 
+    def train(self, mode: bool = True) -> "ClassifierAdapter":
+        """Set train/eval mode; modules from ``torch.export`` keep the mode they were exported in."""
+        self.training = mode
+        try:
+            self.model.train(mode)
+        except NotImplementedError:  # torch.export programs refuse train()/eval()
+            pass
+        return self
+
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
         """``[N, 3, H, W]`` in [-1, 1] -> ``[N, 3, S, S]`` normalised for the wrapped model."""
         if images.ndim != 4 or images.shape[1] != 3:
@@ -439,8 +454,12 @@ def load_user_classifier(spec: str, input_size: int | None, mean: Sequence[float
                          device: str | torch.device = "cpu") -> ClassifierAdapter:
     """Wrap a user's classifier (see the module docstring for how to prepare one).
 
+    Loading a TorchScript / export file runs no Python code from it; a ``module:function`` spec imports
+    and runs the user's own code (that is its purpose).
+
     Args:
-        spec: a TorchScript file (``torch.jit.save``) or ``"package.module:function"``; the function is
+        spec: a ``torch.export`` program (``*.pt2``), a TorchScript file (``torch.jit.save``) or
+            ``"package.module:function"``; the function is
             called with no arguments and must return an ``nn.Module``.
         input_size: the size the model expects (images are resized to it); None = no resize.
         mean, std: its input normalisation in [0, 1] pixel units.
@@ -457,13 +476,19 @@ def load_user_classifier(spec: str, input_size: int | None, mean: Sequence[float
     if not class_names:
         raise StylexError(f"class names are required for the user classifier {spec!r} (one per logit)")
     path = Path(spec).expanduser()
-    if path.is_file():
+    if path.is_file() and path.suffix == ".pt2":
+        try:
+            model = torch.export.load(str(path)).module()
+        except Exception as exc:  # noqa: BLE001
+            raise StylexError(f"classifier {spec!r} is not a torch.export program ({exc}); save yours with "
+                              "torch.export.save(torch.export.export(model.eval(), (example,)), path)") from exc
+    elif path.is_file():
         try:
             model = torch.jit.load(str(path), map_location="cpu")
         except Exception as exc:  # noqa: BLE001
             raise StylexError(f"classifier {spec!r} is not a TorchScript file ({exc}); save yours with "
                               "torch.jit.script(model).save(path), or give 'package.module:function'") from exc
-    elif ":" in spec and not spec.endswith((".pt", ".pth", ".ts")):
+    elif ":" in spec and not spec.endswith((".pt", ".pth", ".ts", ".pt2")):
         module_name, _, func_name = spec.partition(":")
         try:
             module = importlib.import_module(module_name)
