@@ -1,0 +1,365 @@
+"""AttFind generation step: the effect of every single-coordinate StyleSpace edit on the classifier.
+
+``effects[n, d, k, c] = logits(G(s_n with s_k -> extreme_d))[c] - logits(G(s_n))[c]`` where the
+extremes are ``style_min[k]`` (d=0) and ``style_max[k]`` (d=1) over the N images and the edit uses
+shift factor 1 (REFERENCE section 5). The edit is a per-sample style offset
+(``generator.synthesize(styles, offsets)``), never a change of weights.
+
+:func:`compute_effects` is the fast path: many (image, coordinate, direction) edits per generator
+call, grouped by synthesis block so that the blocks before the edited one are computed once per
+image (the generator's partial-recompute seam ``synthesis.block_states`` / ``synthesis.forward_from``;
+full synthesis when the generator has no such seam), memory bounded by ``batch_size``, resumable
+chunk by chunk. :func:`compute_effects_reference` is the brute-force oracle (one image, one
+coordinate, one direction per call, full synthesis), the way the authors' notebook does it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import StylexError
+
+EFFECTS_KEYS = ("effects", "style_min", "style_max", "styles", "latents", "base_logits", "image_ids")
+
+
+@dataclass
+class EffectsResult:
+    """Output of the generation step (the contents of ``effects.npz``).
+
+    effects: ``[N, 2, S, K]`` float32 logit differences (zero for coordinates not computed).
+    style_min, style_max: ``[S]`` float32. styles: ``[N, S]`` float32. latents: ``[N, D]`` float32.
+    base_logits: ``[N, K]`` float32 (classifier on the unedited generated images).
+    image_ids: ``[N]`` int64. coords: ``[C]`` int64, the coordinates whose effects were computed.
+    """
+
+    effects: np.ndarray
+    style_min: np.ndarray
+    style_max: np.ndarray
+    styles: np.ndarray
+    latents: np.ndarray
+    base_logits: np.ndarray
+    image_ids: np.ndarray
+    coords: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    @property
+    def base_class(self) -> np.ndarray:
+        """``[N]`` argmax of the classifier on the generated images."""
+        return self.base_logits.argmax(axis=1)
+
+
+# ------------------------------------------------------------------------------ helpers
+def _device_of(module) -> torch.device:
+    for p in module.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None):
+    """bf16/fp16 autocast on CUDA when asked for; float32 (no autocast) otherwise."""
+    if dtype is None or dtype == torch.float32 or device.type != "cuda":
+        return nullcontext()
+    return torch.autocast("cuda", dtype=dtype)
+
+
+def _check_coords(coords, S: int) -> np.ndarray:
+    if coords is None:
+        return np.arange(S, dtype=np.int64)
+    coords = np.unique(np.asarray(coords, dtype=np.int64))
+    if coords.size and (coords[0] < 0 or coords[-1] >= S):
+        raise StylexError(f"AttFind coordinates out of range [0, {S}): check the --coords option")
+    return coords
+
+
+@torch.no_grad()
+def _base_pass(generator, classifier, latents: torch.Tensor, batch_size: int, device, dtype):
+    """Styles, style extremes and base logits of all images, batch by batch.
+
+    Returns:
+        ``(styles [N, S] float32 cpu, base_logits [N, K] float32 cpu)``.
+    """
+    flats, logits = [], []
+    for i in range(0, len(latents), batch_size):
+        lat = latents[i:i + batch_size].to(device)
+        st = generator.styles(lat)                                      # styles stay float32
+        with _autocast(device, dtype):
+            logits.append(classifier(generator.synthesize(st)).float().cpu())
+        flats.append(st.flat().float().cpu())
+    return torch.cat(flats), torch.cat(logits)
+
+
+def _result(effects, styles, latents, base_logits, image_ids, coords) -> EffectsResult:
+    N = len(styles)
+    ids = np.arange(N, dtype=np.int64) if image_ids is None else np.asarray(image_ids, dtype=np.int64)
+    if ids.shape != (N,):
+        raise StylexError(f"image_ids has {ids.shape} entries for {N} latents: give one id per latent")
+    return EffectsResult(effects=effects, style_min=styles.min(0).values.numpy(),
+                         style_max=styles.max(0).values.numpy(), styles=styles.numpy(),
+                         latents=latents.detach().float().cpu().numpy(), base_logits=base_logits.numpy(),
+                         image_ids=ids, coords=coords)
+
+
+def _check_latents(latents) -> torch.Tensor:
+    latents = torch.as_tensor(latents)
+    if latents.ndim != 2 or len(latents) == 0:
+        raise StylexError(f"AttFind latents have shape {tuple(latents.shape)}: expected [N, D] with N >= 1")
+    return latents
+
+
+# ----------------------------------------------------------------------- partial recompute
+class _Synthesis:
+    """Full synthesis, or synthesis from the input of block b with the generator's seam.
+
+    Seam (``stylex.models.generator``): ``synthesis.block_states(styles, noise_mode)`` returns the
+    state entering every block; ``synthesis.forward_from(b, state, styles, offsets, noise_mode)``
+    finishes the synthesis from block b; ``layout.layers[l].block_index`` is the block of conv layer l.
+    """
+
+    def __init__(self, generator, use_seam: bool = True):
+        self.G = generator
+        synth = getattr(generator, "synthesis", None)
+        layers = generator.layout.layers
+        self.seam = (use_seam and synth is not None and hasattr(synth, "block_states")
+                     and hasattr(synth, "forward_from") and all(hasattr(li, "block_index") for li in layers))
+        S = generator.layout.num_coords
+        self.block_of = np.zeros(S, dtype=np.int64)                 # [S] block of each coordinate
+        if self.seam:
+            for li in layers:
+                self.block_of[li.start:li.start + li.width] = li.block_index
+
+    def states(self, styles, block: int):
+        """State entering ``block`` for a batch of styles (None without the seam)."""
+        if not self.seam:
+            return None
+        return self.G.synthesis.block_states(styles, noise_mode="const")[block]
+
+    def run(self, styles, offsets, block: int, state):
+        """Images ``[B, 3, H, W]`` from styles + offsets, starting at ``block`` when the seam exists."""
+        if not self.seam:
+            return self.G.synthesize(styles, offsets, noise_mode="const")
+        return self.G.synthesis.forward_from(block, state, styles, offsets, noise_mode="const")
+
+
+def _index_styles(styles, idx: torch.Tensor):
+    """Styles of the rows ``idx`` (works with the generator's ``Styles`` dataclass)."""
+    return type(styles)(conv=[t[idx] for t in styles.conv], torgb=[t[idx] for t in styles.torgb])
+
+
+def _index_state(state, idx: torch.Tensor):
+    if state is None:
+        return None
+    if isinstance(state, torch.Tensor):
+        return state[idx]
+    if isinstance(state, (tuple, list)):
+        return type(state)(_index_state(s, idx) for s in state)
+    raise StylexError(f"unsupported synthesis state type {type(state).__name__}")  # programming error
+
+
+def _chunks(coords: np.ndarray, block_of: np.ndarray, chunk_coords: int) -> list[np.ndarray]:
+    """Coordinates split into chunks that never cross a synthesis block."""
+    out = []
+    for b in np.unique(block_of[coords]):
+        cs = coords[block_of[coords] == b]
+        out.extend(cs[i:i + chunk_coords] for i in range(0, len(cs), chunk_coords))
+    return out
+
+
+def _fingerprint(latents: torch.Tensor, S: int, K: int) -> str:
+    h = hashlib.sha1(latents.detach().float().cpu().numpy().tobytes())
+    h.update(f"{S},{K}".encode())
+    return h.hexdigest()
+
+
+def _atomic_savez(path: Path, **arrays) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
+    os.close(fd)
+    try:
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+@torch.no_grad()
+def _chunk_effects(syn: _Synthesis, classifier, styles_all, flat: torch.Tensor, base_logits: torch.Tensor,
+                   smin: torch.Tensor, smax: torch.Tensor, coords: np.ndarray, block: int,
+                   batch_size: int, device, dtype, bar) -> np.ndarray:
+    """Effects ``[N, 2, C, K]`` of the coordinates ``coords`` (all in synthesis block ``block``).
+
+    Edits are enumerated image-major ((n, k, d) with d fastest) and processed ``batch_size`` at a
+    time; the states entering ``block`` are computed once per batch for the (few) images it touches.
+    """
+    N, S = flat.shape
+    C, K = len(coords), base_logits.shape[1]
+    out = torch.zeros(N * C * 2, K)                                   # edit e = (n * C + j) * 2 + d
+    coords_t = torch.as_tensor(coords, device=device)
+    total = N * C * 2
+    for e0 in range(0, total, batch_size):
+        e = torch.arange(e0, min(e0 + batch_size, total), device=device)   # [B]
+        n, j, d = e // (2 * C), (e // 2) % C, e % 2
+        k = coords_t[j]                                                  # [B]
+        imgs, inv = torch.unique(n, return_inverse=True)
+        st_u = _index_styles(styles_all, imgs)                           # styles of the touched images
+        st = _index_styles(st_u, inv)                                    # [B] rows
+        target = torch.where(d == 1, smax[k], smin[k])                   # [B]
+        offsets = torch.zeros(len(e), S, device=device, dtype=flat.dtype)  # [B, S]
+        offsets[torch.arange(len(e), device=device), k] = target - flat[n, k]
+        with _autocast(device, dtype):
+            state = syn.states(st_u, block)
+            img = syn.run(st, offsets, block, _index_state(state, inv))
+            logits = classifier(img).float()
+        out[e0:e0 + len(e)] = (logits - base_logits[n]).cpu()
+        if bar is not None:
+            bar.update(len(e))
+    return out.reshape(N, C, 2, K).permute(0, 2, 1, 3).numpy()          # [N, 2, C, K]
+
+
+def compute_effects(generator, classifier, latents, *, batch_size: int = 256, coords=None, device=None,
+                    dtype: torch.dtype | None = None, progress: bool = True, chunk_dir=None,
+                    chunk_coords: int = 256, image_ids=None, use_seam: bool = True) -> EffectsResult:
+    """AttFind generation step, batched (REFERENCE section 5, "Effects").
+
+    Args:
+        generator: ``Generator`` (``styles``, ``synthesize``, ``layout``; optionally the
+            ``synthesis.block_states`` / ``synthesis.forward_from`` seam).
+        classifier: images in [-1, 1] -> logits ``[N, K]``.
+        latents: ``[N, D]`` synthesis latents (w ++ p).
+        batch_size: edits per generator call (bounds memory whatever N and S).
+        coords: optional subset of flat coordinates; the others keep effect 0.
+        device: where to compute (default: the generator's device).
+        dtype: None/float32, or torch.bfloat16 / torch.float16 for autocast on CUDA.
+        progress: tqdm bar counting edits (edits/s).
+        chunk_dir: optional folder; each finished chunk of coordinates is saved there
+            (``chunk_XXXXX.npz``, atomic) and loaded instead of recomputed on a restart.
+        chunk_coords: coordinates per chunk (chunks never cross a synthesis block).
+        image_ids: optional ``[N]`` ids stored with the result (default 0..N-1).
+        use_seam: False forces full synthesis for every edit (for comparison).
+
+    Returns:
+        :class:`EffectsResult`.
+    """
+    if batch_size < 1 or chunk_coords < 1:
+        raise StylexError(f"AttFind batch_size={batch_size}, chunk_coords={chunk_coords}: use 1 or more")
+    latents = _check_latents(latents)
+    device = torch.device(device) if device is not None else _device_of(generator)
+    S = generator.layout.num_coords
+    coords = _check_coords(coords, S)
+    flat_cpu, base_cpu = _base_pass(generator, classifier, latents, batch_size, device, dtype)
+    N, K = base_cpu.shape
+    flat, base_logits = flat_cpu.to(device), base_cpu.to(device)
+    smin, smax = flat.min(0).values, flat.max(0).values                  # [S]
+    with torch.no_grad():
+        styles_all = generator.styles(latents.to(device))                # per-layer styles of all N (fp32)
+    syn = _Synthesis(generator, use_seam)
+    chunks = _chunks(coords, syn.block_of, chunk_coords)
+    effects = np.zeros((N, 2, S, K), dtype=np.float32)
+    cdir = Path(chunk_dir) if chunk_dir is not None else None
+    fp = _fingerprint(latents, S, K)
+    todo = []
+    for i, cs in enumerate(chunks):
+        path = cdir / f"chunk_{i:05d}.npz" if cdir is not None else None
+        if path is not None and path.exists():
+            with np.load(path, allow_pickle=False) as z:
+                if str(z["fingerprint"]) != fp or not np.array_equal(z["coords"], cs):
+                    raise StylexError(f"{path} belongs to another AttFind run (other latents, model or "
+                                      "coordinates): delete the chunk folder or pick another one")
+                effects[:, :, cs] = z["effects"]
+            continue
+        todo.append((i, cs, path))
+    from tqdm.auto import tqdm
+    bar = tqdm(total=sum(N * 2 * len(cs) for _, cs, _ in todo), unit="edit", unit_scale=True,
+               desc="AttFind effects", disable=not progress)
+    try:
+        for i, cs, path in todo:
+            eff = _chunk_effects(syn, classifier, styles_all, flat, base_logits, smin, smax, cs,
+                                 int(syn.block_of[cs[0]]), batch_size, device, dtype, bar)
+            effects[:, :, cs] = eff
+            if path is not None:
+                _atomic_savez(path, effects=eff, coords=cs, fingerprint=np.array(fp))
+    finally:
+        bar.close()
+    return _result(effects, flat_cpu, latents, base_cpu, image_ids, coords)
+
+
+@torch.no_grad()
+def compute_effects_reference(generator, classifier, latents, *, coords=None, device=None,
+                              progress: bool = False, image_ids=None) -> EffectsResult:
+    """Brute-force oracle of :func:`compute_effects`: one image, one coordinate, one direction per
+    generator call, full synthesis (the authors' notebook loop). Slow; for tests and benchmarks.
+
+    Args:
+        generator, classifier, latents, coords, device, image_ids: as :func:`compute_effects`.
+        progress: tqdm bar over images.
+
+    Returns:
+        :class:`EffectsResult`.
+    """
+    latents = _check_latents(latents)
+    device = torch.device(device) if device is not None else _device_of(generator)
+    S = generator.layout.num_coords
+    coords = _check_coords(coords, S)
+    flats, bases = [], []
+    for n in range(len(latents)):
+        st = generator.styles(latents[n:n + 1].to(device))
+        flats.append(st.flat().float())
+        bases.append(classifier(generator.synthesize(st, noise_mode="const")).float())
+    flat, base = torch.cat(flats), torch.cat(bases)                      # [N, S], [N, K]
+    smin, smax = flat.min(0).values, flat.max(0).values
+    N, K = base.shape
+    effects = np.zeros((N, 2, S, K), dtype=np.float32)
+    from tqdm.auto import tqdm
+    for n in tqdm(range(N), desc="AttFind reference", disable=not progress):
+        st = generator.styles(latents[n:n + 1].to(device))
+        for k in coords.tolist():
+            for d, target in enumerate((smin[k], smax[k])):
+                offsets = torch.zeros(1, S, device=device)
+                offsets[0, k] = target - flat[n, k]
+                logits = classifier(generator.synthesize(st, offsets, noise_mode="const")).float()
+                effects[n, d, k] = (logits[0] - base[n]).cpu().numpy()
+    return _result(effects, flat.cpu(), latents, base.cpu(), image_ids, coords)
+
+
+# ------------------------------------------------------------------------------ storage
+def save_effects(path, result: EffectsResult) -> None:
+    """Write ``effects.npz`` atomically (keys: see docs/INTERFACES.md, plus ``coords``).
+
+    Args:
+        path: destination file.
+        result: the :class:`EffectsResult`.
+    """
+    arrays = {k: np.asarray(getattr(result, k)) for k in EFFECTS_KEYS}
+    arrays["effects"] = arrays["effects"].astype(np.float32)
+    _atomic_savez(Path(path), coords=np.asarray(result.coords, dtype=np.int64), **arrays)
+
+
+def load_effects(path) -> EffectsResult:
+    """Read an ``effects.npz`` written by :func:`save_effects` (no pickles).
+
+    Args:
+        path: the file.
+
+    Returns:
+        :class:`EffectsResult`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise StylexError(f"effects file {path} not found: run `stylex attfind` first or fix the path")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = [k for k in EFFECTS_KEYS if k not in z.files]
+            if missing:
+                raise StylexError(f"{path} lacks {missing}: not an AttFind effects file; recompute it")
+            data = {k: z[k] for k in EFFECTS_KEYS}
+            coords = z["coords"] if "coords" in z.files else np.arange(data["effects"].shape[2], dtype=np.int64)
+    except (OSError, ValueError) as exc:
+        raise StylexError(f"cannot read effects file {path} ({exc}): recompute it with `stylex attfind`") from exc
+    return EffectsResult(coords=coords, **data)
