@@ -491,7 +491,8 @@ def flip_rate_curve(curves: dict[str, tuple[Any, Any]], path: str | Path | None 
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.grid(alpha=0.3)
     ax.legend(loc="best")
-    ax.set_title(title)
+    # Wrap the title to the figure width (about 11 characters per inch at 11 pt) so small figures do not clip it.
+    ax.set_title("\n".join(textwrap.wrap(title, max(20, int(size_inches[0] * 11)))), fontsize=11)
     fig.tight_layout()
     return save_png(_figure_to_image(fig), path)
 

@@ -65,6 +65,7 @@ class ReportContent:
     attributes: Sequence[AttributeEntry] = ()
     flip_rates: Sequence[FlipRateRow] = ()
     flip_rate_curve: str | None = None                              # PNG
+    flip_rate_caption: str = ""                                     # how the flip rates were measured
     ground_truth: Table | None = None
     commands: Sequence[str] = ()                                    # shell commands, one <pre> each
     notes: Sequence[str] = ()                                       # paragraphs
@@ -156,8 +157,13 @@ def _img(assets: _Assets, path: str | None, alt: str, caption: str = "") -> str:
     return f'<figure><img src="{href}" alt="{_e(alt)}">{cap}</figure>'
 
 
+def _fmt_value(value: Any) -> str:
+    """Summary values: floats to 4 significant digits (12.5, 0.9123, 1.235e+05)."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 def _kv_table(values: dict[str, Any]) -> str:
-    rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(_fmt(v))}</td></tr>" for k, v in values.items())
+    rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(_fmt_value(v))}</td></tr>" for k, v in values.items())
     return f"<table>{rows}</table>"
 
 
@@ -226,7 +232,8 @@ def render_report(content: ReportContent, out_dir: str | Path) -> Path:
         body = ""
         if content.flip_rates:
             body += _table(Table(("method", "flip rate (mean)", "std", "n"),
-                                 [(r.method, float(r.mean), float(r.std), int(r.n)) for r in content.flip_rates]))
+                                 [(r.method, float(r.mean), float(r.std), int(r.n)) for r in content.flip_rates],
+                                 caption=content.flip_rate_caption))
         body += _img(assets, content.flip_rate_curve, "flip rate curve")
         sections.append(("flip-rate", "Flip rate", body))
     if content.ground_truth is not None:

@@ -234,10 +234,15 @@ document.getElementById("clear").addEventListener("click", function () {
 
 _VERBAL_JS = """
 var texts = state.texts || (state.texts = {});
+function progress() {
+  var n = ITEMS.filter(function (i) { return (texts[i] || "").trim(); }).length;
+  document.getElementById("progress").textContent = n + " / " + ITEMS.length + " described";
+}
 document.querySelectorAll("textarea").forEach(function (t) {
   t.value = texts[t.name] || "";
-  t.addEventListener("input", function () { texts[t.name] = t.value; save(state); });
+  t.addEventListener("input", function () { texts[t.name] = t.value; save(state); progress(); });
 });
+progress();
 document.getElementById("export").addEventListener("click", function () {
   var p = pid(), lines = ["participant_id,item_id,description"];
   ITEMS.forEach(function (i) { lines.push([csvCell(p), i, csvCell(texts[i] || "")].join(",")); });
@@ -246,7 +251,7 @@ document.getElementById("export").addEventListener("click", function () {
 document.getElementById("clear").addEventListener("click", function () {
   if (!confirm("Clear all descriptions on this page?")) { return; }
   state.texts = texts = {}; save(state);
-  document.querySelectorAll("textarea").forEach(function (t) { t.value = ""; });
+  document.querySelectorAll("textarea").forEach(function (t) { t.value = ""; }); progress();
 });
 """
 
