@@ -1,0 +1,60 @@
+"""``stylex train-classifier``: train the MobileNetV2 classifier that StylEx will explain."""
+
+from __future__ import annotations
+
+from . import add_parser
+from .common import add_data_arguments, data_spec_from_args
+
+
+def register(subparsers) -> None:
+    p = add_parser(subparsers, "train-classifier", "train the classifier to explain (MobileNetV2)",
+                   "Train a MobileNetV2 classifier on labelled images (ImageNet weights when available). "
+                   "Writes OUT/classifier.pt (best epoch by balanced validation accuracy) and OUT/metrics.json.")
+    add_data_arguments(p)
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--resolution", type=int, default=64,
+                   help="image size; use the resolution the StylEx generator will have")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (linear warmup, cosine decay)")
+    p.add_argument("--optimizer", default="adamw", choices=["adamw", "sgd"])
+    p.add_argument("--weight-decay", type=float, default=1e-2)
+    p.add_argument("--max-images", type=int, help="train on a deterministic random subset of this many images")
+    p.add_argument("--pretrained", default="auto",
+                   help="auto (ImageNet weights if found, else from scratch) | none | path to mobilenet_v2-*.pth")
+    p.add_argument("--width-mult", type=float, default=1.0, help="MobileNetV2 width (ImageNet weights need 1.0)")
+    p.add_argument("--input-size", type=int,
+                   help="resize images to this size inside the classifier (default: train at --resolution)")
+    p.add_argument("--stem-stride", choices=["auto", "1", "2"], default="auto",
+                   help="first conv stride: 1 keeps detail in small images; auto = 1 below 96 px, else 2")
+    p.add_argument("--balance", default="none", choices=["none", "sampler", "loss"],
+                   help="counter class imbalance by resampling or by loss weights")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--workers", type=int, default=0, help="data loader worker processes")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..training.classifier import ClassifierTrainConfig, train_classifier
+
+    stem = {"auto": None, "1": True, "2": False}[args.stem_stride]
+    cfg = ClassifierTrainConfig(
+        data=data_spec_from_args(args, resolution=args.resolution), out_dir=args.out,
+        resolution=args.resolution, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        optimizer=args.optimizer, weight_decay=args.weight_decay, max_images=args.max_images,
+        pretrained=args.pretrained, width_mult=args.width_mult, input_size=args.input_size,
+        small_input_stride=stem, balance=args.balance, seed=args.seed, num_workers=args.workers,
+        device=args.device,
+    ).validate()
+    m = train_classifier(cfg, progress=not args.no_progress)
+    print(f"classes: {', '.join(m['class_names'])} ({m['num_train']} train / {m['num_val']} val images)")
+    print(f"pretrained: {m['pretrained'] or 'none (trained from scratch)'}")
+    print(f"best epoch {m['best_epoch']}: val accuracy {m['val_accuracy']:.4f}, "
+          f"balanced {m['val_balanced_accuracy']:.4f}, per class "
+          + ", ".join(f"{n}={a:.3f}" if a is not None else f"{n}=n/a"
+                      for n, a in zip(m["class_names"], m["val_per_class_accuracy"])))
+    print(f"train time: {m['train_time_s']:.1f} s")
+    print(f"checkpoint: {m['checkpoint']}")
+    return 0
