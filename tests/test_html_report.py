@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import html
 import re
 import shutil
 import subprocess
@@ -15,7 +15,7 @@ from stylex.report.animation import attribute_gif
 from stylex.report.figures import FigureStyle, attribute_panel, flip_rate_curve, reconstruction_grid
 from stylex.report.html import (AttributeEntry, FlipRateRow, ReportContent, Table, check_report_links,
                                 render_report)
-from stylex.report.userstudy import build_user_study
+from stylex.report.userstudy import build_user_study, score_user_study
 
 STYLE = FigureStyle(tile=64)
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -129,5 +129,22 @@ def test_user_study_pages_run_in_headless_chromium(tmp_path):
     assert "0 / 4 answered" in dom
     dom = chromium(["--dump-dom", files.verbal_page.as_uri()], tmp_path).stdout
     assert "0 / 2 described" in dom
-    assert json.loads(files.key_path.read_text())["questions"][0]["question_id"] in \
-        files.classification_page.read_text()
+    # Answer one question and export, with the download replaced by a DOM attribute; then score the CSV.
+    probe = files.classification_page.with_name("probe.html")
+    probe.write_text(files.classification_page.read_text().replace("</body>", """<script>
+window.download = function (name, text) { document.body.dataset.csv = text; };
+document.getElementById("pid").value = "tester, 1";
+var r = document.querySelector('input[name="q01"][value="B"]'); r.checked = true;
+r.dispatchEvent(new Event("change"));
+document.getElementById("export").click();
+</script></body>"""))
+    dom = chromium(["--dump-dom", probe.as_uri()], tmp_path).stdout
+    m = re.search(r'data-csv="([^"]*)"', dom)
+    assert m, dom[-500:]
+    lines = html.unescape(m.group(1)).strip().splitlines()
+    assert lines[0] == "participant_id,question_id,choice" and lines[1] == '"tester, 1",q01,B'
+    assert len(lines) == 5  # one row per question, unanswered ones with an empty choice
+    answers = tmp_path / "answers.csv"
+    answers.write_text("\n".join(lines) + "\n")
+    res = score_user_study(files.key_path, [answers])
+    assert res["participants"]["tester, 1"]["answered"] == 1
