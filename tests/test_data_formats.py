@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from stylex.cli import main
-from stylex.data import DataSpec, ImageDataset, inspect_dataset, open_dataset
+from stylex.data import DataSpec, inspect_dataset, open_dataset
 from stylex.data import cache as cache_mod
 from stylex.data import images as images_mod
 from stylex.data.formats import detect_format, in_val_split
