@@ -235,8 +235,9 @@ def demod_coefficients(weight: torch.Tensor, styles: torch.Tensor, eps: float = 
     Returns:
         ``[N, O]``.
     """
-    wsq = weight.float().square().sum(dim=[2, 3])          # [O, I]
-    return (styles.float().square() @ wsq.t() + eps).rsqrt()
+    dtype = torch.promote_types(torch.promote_types(weight.dtype, styles.dtype), torch.float32)  # >= fp32
+    wsq = weight.to(dtype).square().sum(dim=[2, 3])        # [O, I]
+    return (styles.to(dtype).square() @ wsq.t() + eps).rsqrt()
 
 
 def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor,
