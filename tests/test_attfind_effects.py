@@ -16,6 +16,15 @@ from stylex.explain.attfind import (EffectsResult, compute_effects, compute_effe
                                     save_effects)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One torch thread: many tiny ops run much faster without thread contention on a shared machine."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 # ------------------------------------------------------------------ stand-in generator
 @dataclass
 class MiniStyles:
@@ -65,18 +74,20 @@ class MiniSynthesis(torch.nn.Module):
         return F.leaky_relu(self.convs[i](x * styles.conv[i][:, :, None, None]), 0.2)
 
     def block_states(self, styles, noise_mode="const"):
+        """(x, img) entering each block, as stylex.models.generator (img unused here: None)."""
         x = self.const.expand(len(styles.conv[0]), -1, -1, -1)
-        states = [x]
+        states = [(None, None)]
         for i in range(len(self.convs)):
             x = self._layer(i, x, styles)
             if i + 1 < len(self.convs) and self.blocks[i + 1] != self.blocks[i]:
-                states.append(x)
+                states.append((x, None))
         return states
 
-    def forward_from(self, block, state, styles, offsets=None, noise_mode="const"):
+    def forward_from(self, block, x, img, styles, offsets=None, noise_mode="const"):
         if offsets is not None:
             styles = styles.with_flat(styles.flat() + offsets)
-        x = state
+        if block == 0:
+            x = self.const.expand(len(styles.conv[0]), -1, -1, -1)
         for i in range(len(self.convs)):
             if self.blocks[i] >= block:
                 x = self._layer(i, x, styles)
@@ -101,7 +112,7 @@ class MiniGenerator(torch.nn.Module):
 
     def synthesize(self, styles, offsets=None, noise_mode="const"):
         synth = getattr(self, "synthesis", None) or self._synth
-        return synth.forward_from(0, synth.block_states(styles)[0], styles, offsets)
+        return synth.forward_from(0, None, None, styles, offsets)
 
 
 class TinyClassifier(torch.nn.Module):
@@ -184,7 +195,7 @@ def _tiny_generator(K=2):
     cfg = net_mod.NetworkConfig(resolution=32, num_classes=K, z_dim=16, w_dim=16, mapping_layers=2,
                                 channel_base=128, channel_max=8)
     torch.manual_seed(0)
-    G = gen_mod.Generator(cfg) if not hasattr(net_mod, "build_generator") else net_mod.build_generator(cfg)
+    G = net_mod.build_networks(cfg)[0]
     return G.eval(), cfg
 
 
@@ -201,5 +212,7 @@ def test_batched_equals_reference_tiny_stylegan2():
     fast = compute_effects(G, C, lat, batch_size=16, coords=coords, progress=False)
     assert np.abs(ref.effects).max() > 1e-3
     np.testing.assert_allclose(fast.effects, ref.effects, atol=1e-4)
-    full = compute_effects(G, C, lat, batch_size=16, coords=coords, progress=False, use_seam=False)
+    full = compute_effects(G, C, lat, batch_size=16, coords=coords, progress=False, use_seam=False,
+                           unfused=False)
     np.testing.assert_allclose(full.effects, ref.effects, atol=1e-4)
+    assert not any(m.training for m in G.modules())              # the unfused switch is undone

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,8 +118,9 @@ class _Synthesis:
     """Full synthesis, or synthesis from the input of block b with the generator's seam.
 
     Seam (``stylex.models.generator``): ``synthesis.block_states(styles, noise_mode)`` returns the
-    state entering every block; ``synthesis.forward_from(b, state, styles, offsets, noise_mode)``
-    finishes the synthesis from block b; ``layout.layers[l].block_index`` is the block of conv layer l.
+    ``BlockState(x, img)`` entering every block; ``synthesis.forward_from(b, x, img, styles, offsets,
+    noise_mode)`` runs blocks ``b..end``; ``layout.layers[l].block_index`` is the block of conv layer l.
+    Without the seam every coordinate counts as block 0 and every edit is a full synthesis.
     """
 
     def __init__(self, generator, use_seam: bool = True):
@@ -135,31 +136,29 @@ class _Synthesis:
                 self.block_of[li.start:li.start + li.width] = li.block_index
 
     def states(self, styles, block: int):
-        """State entering ``block`` for a batch of styles (None without the seam)."""
-        if not self.seam:
+        """``(x, img)`` entering ``block`` for a batch of unedited styles (None without the seam)."""
+        if not self.seam or block == 0:
             return None
-        return self.G.synthesis.block_states(styles, noise_mode="const")[block]
+        return tuple(self.G.synthesis.block_states(styles, noise_mode="const")[block])
 
     def run(self, styles, offsets, block: int, state):
         """Images ``[B, 3, H, W]`` from styles + offsets, starting at ``block`` when the seam exists."""
-        if not self.seam:
+        if state is None:
             return self.G.synthesize(styles, offsets, noise_mode="const")
-        return self.G.synthesis.forward_from(block, state, styles, offsets, noise_mode="const")
+        x, img = state
+        return self.G.synthesis.forward_from(block, x, img, styles, offsets, noise_mode="const")
 
 
 def _index_styles(styles, idx: torch.Tensor):
-    """Styles of the rows ``idx`` (works with the generator's ``Styles`` dataclass)."""
+    """Styles of the rows ``idx`` (any object with ``conv``/``torgb`` tensor lists, e.g. ``Styles``)."""
     return type(styles)(conv=[t[idx] for t in styles.conv], torgb=[t[idx] for t in styles.torgb])
 
 
 def _index_state(state, idx: torch.Tensor):
+    """Rows ``idx`` of every tensor in a block state (None stays None)."""
     if state is None:
         return None
-    if isinstance(state, torch.Tensor):
-        return state[idx]
-    if isinstance(state, (tuple, list)):
-        return type(state)(_index_state(s, idx) for s in state)
-    raise StylexError(f"unsupported synthesis state type {type(state).__name__}")  # programming error
+    return tuple(None if t is None else t[idx] for t in state)
 
 
 def _chunks(coords: np.ndarray, block_of: np.ndarray, chunk_coords: int) -> list[np.ndarray]:
@@ -195,37 +194,60 @@ def _chunk_effects(syn: _Synthesis, classifier, styles_all, flat: torch.Tensor, 
                    batch_size: int, device, dtype, bar) -> np.ndarray:
     """Effects ``[N, 2, C, K]`` of the coordinates ``coords`` (all in synthesis block ``block``).
 
-    Edits are enumerated image-major ((n, k, d) with d fastest) and processed ``batch_size`` at a
-    time; the states entering ``block`` are computed once per batch for the (few) images it touches.
+    Images are taken in groups of ``max(1, batch_size // 2C)``; the state entering ``block`` is
+    computed once per group, then the group's edits ((n, k, d), d fastest) run ``batch_size`` at a time.
     """
     N, S = flat.shape
     C, K = len(coords), base_logits.shape[1]
     out = torch.zeros(N * C * 2, K)                                   # edit e = (n * C + j) * 2 + d
     coords_t = torch.as_tensor(coords, device=device)
-    total = N * C * 2
-    for e0 in range(0, total, batch_size):
-        e = torch.arange(e0, min(e0 + batch_size, total), device=device)   # [B]
-        n, j, d = e // (2 * C), (e // 2) % C, e % 2
-        k = coords_t[j]                                                  # [B]
-        imgs, inv = torch.unique(n, return_inverse=True)
-        st_u = _index_styles(styles_all, imgs)                           # styles of the touched images
-        st = _index_styles(st_u, inv)                                    # [B] rows
-        target = torch.where(d == 1, smax[k], smin[k])                   # [B]
-        offsets = torch.zeros(len(e), S, device=device, dtype=flat.dtype)  # [B, S]
-        offsets[torch.arange(len(e), device=device), k] = target - flat[n, k]
+    group = max(1, batch_size // (2 * C))
+    for g0 in range(0, N, group):
+        imgs = torch.arange(g0, min(g0 + group, N), device=device)     # [G]
+        st_g = _index_styles(styles_all, imgs)
         with _autocast(device, dtype):
-            state = syn.states(st_u, block)
-            img = syn.run(st, offsets, block, _index_state(state, inv))
-            logits = classifier(img).float()
-        out[e0:e0 + len(e)] = (logits - base_logits[n]).cpu()
-        if bar is not None:
-            bar.update(len(e))
+            state_g = syn.states(st_g, block)                          # (x, img) entering block, [G, ...]
+        total = len(imgs) * C * 2
+        for e0 in range(0, total, batch_size):
+            e = torch.arange(e0, min(e0 + batch_size, total), device=device)   # [B] local edit ids
+            m, j, d = e // (2 * C), (e // 2) % C, e % 2                 # local image, coord slot, direction
+            n, k = imgs[m], coords_t[j]                                 # [B] global image, coordinate
+            target = torch.where(d == 1, smax[k], smin[k])               # [B]
+            offsets = torch.zeros(len(e), S, device=device, dtype=flat.dtype)  # [B, S]
+            offsets[torch.arange(len(e), device=device), k] = target - flat[n, k]
+            state = state_g if len(imgs) == 1 else _index_state(state_g, m)  # batch 1 broadcasts
+            with _autocast(device, dtype):
+                img = syn.run(_index_styles(st_g, m), offsets, block, state)
+                logits = classifier(img).float()
+            out[g0 * C * 2 + e0:g0 * C * 2 + e0 + len(e)] = (logits - base_logits[n]).cpu()
+            if bar is not None:
+                bar.update(len(e))
     return out.reshape(N, C, 2, K).permute(0, 2, 1, 3).numpy()          # [N, 2, C, K]
+
+
+@contextmanager
+def _unfused_modconv(generator, enable: bool):
+    """Run the synthesis layers' modulated convs as one shared-weight conv (scale activations, conv,
+    demodulate) instead of a grouped conv with per-sample weights: the same result, faster for large
+    batches. ``stylex.models.generator`` layers pick the unfused form when ``training`` is True, so this
+    sets ``training`` on the modulated layers only (nothing else depends on it there) and restores it.
+    """
+    synth = getattr(generator, "synthesis", None)
+    mods = [] if (not enable or synth is None) else [
+        m for m in synth.modules() if hasattr(m, "affine") and hasattr(m, "weight") and not m.training]
+    for m in mods:
+        m.training = True
+    try:
+        yield
+    finally:
+        for m in mods:
+            m.training = False
 
 
 def compute_effects(generator, classifier, latents, *, batch_size: int = 256, coords=None, device=None,
                     dtype: torch.dtype | None = None, progress: bool = True, chunk_dir=None,
-                    chunk_coords: int = 256, image_ids=None, use_seam: bool = True) -> EffectsResult:
+                    chunk_coords: int = 256, image_ids=None, use_seam: bool = True,
+                    unfused: bool = True) -> EffectsResult:
     """AttFind generation step, batched (REFERENCE section 5, "Effects").
 
     Args:
@@ -243,6 +265,8 @@ def compute_effects(generator, classifier, latents, *, batch_size: int = 256, co
         chunk_coords: coordinates per chunk (chunks never cross a synthesis block).
         image_ids: optional ``[N]`` ids stored with the result (default 0..N-1).
         use_seam: False forces full synthesis for every edit (for comparison).
+        unfused: run the modulated convs unfused (one shared-weight conv per layer; faster for
+            large edit batches, same result to float rounding).
 
     Returns:
         :class:`EffectsResult`.
@@ -278,15 +302,16 @@ def compute_effects(generator, classifier, latents, *, batch_size: int = 256, co
     from tqdm.auto import tqdm
     bar = tqdm(total=sum(N * 2 * len(cs) for _, cs, _ in todo), unit="edit", unit_scale=True,
                desc="AttFind effects", disable=not progress)
-    try:
-        for i, cs, path in todo:
-            eff = _chunk_effects(syn, classifier, styles_all, flat, base_logits, smin, smax, cs,
-                                 int(syn.block_of[cs[0]]), batch_size, device, dtype, bar)
-            effects[:, :, cs] = eff
-            if path is not None:
-                _atomic_savez(path, effects=eff, coords=cs, fingerprint=np.array(fp))
-    finally:
-        bar.close()
+    with _unfused_modconv(generator, unfused):
+        try:
+            for i, cs, path in todo:
+                eff = _chunk_effects(syn, classifier, styles_all, flat, base_logits, smin, smax, cs,
+                                     int(syn.block_of[cs[0]]), batch_size, device, dtype, bar)
+                effects[:, :, cs] = eff
+                if path is not None:
+                    _atomic_savez(path, effects=eff, coords=cs, fingerprint=np.array(fp))
+        finally:
+            bar.close()
     return _result(effects, flat_cpu, latents, base_cpu, image_ids, coords)
 
 
