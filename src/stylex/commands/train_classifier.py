@@ -29,6 +29,7 @@ def register(subparsers) -> None:
                    help="first conv stride: 1 keeps detail in small images; auto = 1 below 96 px, else 2")
     p.add_argument("--balance", default="none", choices=["none", "sampler", "loss"],
                    help="counter class imbalance by resampling or by loss weights")
+    p.add_argument("--no-flip", action="store_true", help="no random horizontal flips (e.g. for text or maps)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--workers", type=int, default=0, help="data loader worker processes")
     p.add_argument("--seed", type=int, default=0)
@@ -45,8 +46,8 @@ def run(args) -> int:
         resolution=args.resolution, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         optimizer=args.optimizer, weight_decay=args.weight_decay, max_images=args.max_images,
         pretrained=args.pretrained, width_mult=args.width_mult, input_size=args.input_size,
-        small_input_stride=stem, balance=args.balance, seed=args.seed, num_workers=args.workers,
-        device=args.device,
+        small_input_stride=stem, balance=args.balance, hflip=not args.no_flip, seed=args.seed,
+        num_workers=args.workers, device=args.device,
     ).validate()
     m = train_classifier(cfg, progress=not args.no_progress)
     print(f"classes: {', '.join(m['class_names'])} ({m['num_train']} train / {m['num_val']} val images)")

@@ -300,7 +300,7 @@ def freeze(module: nn.Module) -> nn.Module:
 class ClassifierConfig:
     """A buildable classifier: architecture and preprocessing (saved in ``classifier.pt``)."""
 
-    arch: str = "mobilenet_v2"                     # only MobileNetV2 is built here; others come via load_user_classifier
+    arch: str = "mobilenet_v2"                     # built-in arch; other models: load_user_classifier
     num_classes: int = 2                           # K
     class_names: tuple[str, ...] = ()              # K names (default "0", "1", ...)
     width_mult: float = 1.0                        # MobileNetV2 channel multiplier (ImageNet weights need 1.0)

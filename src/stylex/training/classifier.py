@@ -17,7 +17,6 @@ import math
 import os
 import tempfile
 import time
-import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -55,6 +54,7 @@ class ClassifierTrainConfig:
     input_size: int | None = None          # resize for the network; None = train at `resolution`
     small_input_stride: bool | None = None  # stem stride 1; None = auto (< 96 px)
     balance: str = "none"                  # none | sampler (class-balanced sampling) | loss (class weights)
+    hflip: bool = True                     # random horizontal flips (the only augmentation)
     seed: int = 0
     num_workers: int = 0                   # DataLoader worker processes
     precise_bn_batches: int = 32           # recompute BatchNorm statistics on this many batches before each eval
@@ -271,7 +271,8 @@ def train_classifier(cfg: ClassifierTrainConfig, progress: bool = True,
     class_names = [str(c) for c in getattr(train_ds, "class_names", [])]
     if len(class_names) < 2:
         raise StylexError(f"the training data ({_describe(cfg.data)}) has {len(class_names)} classes: a "
-                          "classifier needs labelled images of at least 2 classes (--attribute, class folders or a CSV)")
+                          "classifier needs labelled images of at least 2 classes "
+                          "(--attribute, class folders or a CSV)")
     if len(val_ds) == 0:
         raise StylexError(f"the validation split of {_describe(cfg.data)} is empty: add a val split or more images")
     num_classes = len(class_names)
@@ -286,11 +287,7 @@ def train_classifier(cfg: ClassifierTrainConfig, progress: bool = True,
     clf_cfg = ClassifierConfig(num_classes=num_classes, class_names=tuple(class_names), width_mult=cfg.width_mult,
                                input_size=cfg.input_size, resolution=cfg.resolution,
                                small_input_stride=cfg.small_input_stride, pretrained=cfg.pretrained)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        adapter = build_classifier(clf_cfg)
-    for w in caught:
-        warnings.warn(str(w.message), stacklevel=2)
+    adapter = build_classifier(clf_cfg)  # warns when pretrained="auto" finds no weights
     adapter.to(device).train()
     pretrained_path = adapter.pretrained_path
 
@@ -336,7 +333,9 @@ def train_classifier(cfg: ClassifierTrainConfig, progress: bool = True,
         loss_sum, correct, seen = 0.0, 0, 0
         bar = _progress(train_loader, progress, f"epoch {epoch}/{cfg.epochs}")
         for images, y in bar:
-            images = _random_hflip(images.to(device, non_blocking=True), flip_gen)  # [B, 3, H, W]
+            images = images.to(device, non_blocking=True)                           # [B, 3, H, W]
+            if cfg.hflip:
+                images = _random_hflip(images, flip_gen)
             y = torch.as_tensor(y).to(device, non_blocking=True)                    # [B]
             with _autocast(device):
                 logits = adapter(images)                                             # [B, K]
