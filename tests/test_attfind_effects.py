@@ -174,7 +174,9 @@ def test_coordinate_subset_and_resume(tmp_path, monkeypatch):
 def test_save_load_round_trip(tmp_path):
     torch.manual_seed(2)
     G, C = MiniGenerator(), TinyClassifier(2)
+    C.train()                                                   # evaluated in eval mode, mode restored
     res = compute_effects(G, C, torch.randn(3, 6), progress=False, image_ids=[10, 11, 12])
+    assert C.training and G.training                      # (a fresh Module is in train mode)
     save_effects(tmp_path / "effects.npz", res)
     back = load_effects(tmp_path / "effects.npz")
     for key in ("effects", "style_min", "style_max", "styles", "latents", "base_logits", "image_ids", "coords"):

@@ -62,6 +62,22 @@ def _device_of(module) -> torch.device:
     return torch.device("cpu")
 
 
+@contextmanager
+def eval_mode(*modules):
+    """Put torch modules in eval mode for the duration (batch-norm statistics and dropout must not
+    depend on how edits are batched), restoring each one's mode afterwards. Non-modules are ignored."""
+    mods = [m for m in modules if isinstance(m, torch.nn.Module)]
+    modes = [[(sub, sub.training) for sub in m.modules()] for m in mods]
+    for m in mods:
+        m.eval()
+    try:
+        yield
+    finally:
+        for saved in modes:
+            for sub, mode in saved:
+                sub.training = mode
+
+
 def _autocast(device: torch.device, dtype: torch.dtype | None):
     """bf16/fp16 autocast on CUDA when asked for; float32 (no autocast) otherwise."""
     if dtype is None or dtype == torch.float32 or device.type != "cuda":
@@ -273,6 +289,13 @@ def compute_effects(generator, classifier, latents, *, batch_size: int = 256, co
     """
     if batch_size < 1 or chunk_coords < 1:
         raise StylexError(f"AttFind batch_size={batch_size}, chunk_coords={chunk_coords}: use 1 or more")
+    with eval_mode(generator, classifier):
+        return _compute_effects(generator, classifier, latents, batch_size, coords, device, dtype, progress,
+                                chunk_dir, chunk_coords, image_ids, use_seam, unfused)
+
+
+def _compute_effects(generator, classifier, latents, batch_size, coords, device, dtype, progress, chunk_dir,
+                     chunk_coords, image_ids, use_seam, unfused) -> EffectsResult:
     latents = _check_latents(latents)
     device = torch.device(device) if device is not None else _device_of(generator)
     S = generator.layout.num_coords
@@ -328,6 +351,12 @@ def compute_effects_reference(generator, classifier, latents, *, coords=None, de
     Returns:
         :class:`EffectsResult`.
     """
+    with eval_mode(generator, classifier):
+        return _reference(generator, classifier, latents, coords, device, progress, image_ids)
+
+
+@torch.no_grad()
+def _reference(generator, classifier, latents, coords, device, progress, image_ids) -> EffectsResult:
     latents = _check_latents(latents)
     device = torch.device(device) if device is not None else _device_of(generator)
     S = generator.layout.num_coords

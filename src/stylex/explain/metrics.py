@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import StylexError
+from .attfind import eval_mode
 from .selection import Attribute
 
 
@@ -96,6 +97,12 @@ def flip_rate(generator, classifier, latents: torch.Tensor, attributes: Sequence
     Returns:
         :class:`FlipRateResult`.
     """
+    with eval_mode(generator, classifier):
+        return _flip_rate(generator, classifier, latents, attributes, k, style_min, style_max, batch_size, device)
+
+
+def _flip_rate(generator, classifier, latents, attributes, k, style_min, style_max, batch_size,
+               device) -> FlipRateResult:
     if k < 1:
         raise StylexError(f"flip rate top-k = {k}: use 1 or more (option --top-k)")
     if len(latents) == 0:
