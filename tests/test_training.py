@@ -157,7 +157,9 @@ def test_nonfinite_steps_are_skipped_then_stop(tmp_path, classifier_file, monkey
     from stylex.training import loop
 
     out = tmp_path / "nan"
-    loop.train(tiny_cfg(kimg=0.004, tick_kimg=0.004), synthetic_spec(), classifier_file, out, progress=False)
+    # resume keeps the stored configuration: create the run with the settings under test
+    cfg = tiny_cfg(kimg=0.004, tick_kimg=0.004, paths="encoder", max_nonfinite=3)
+    loop.train(cfg, synthetic_spec(), classifier_file, out, progress=False)
     before = _state(out)
     original = loop.StylexLoss.generator_encoder_path
 
@@ -167,7 +169,7 @@ def test_nonfinite_steps_are_skipped_then_stop(tmp_path, classifier_file, monkey
         return res
 
     monkeypatch.setattr(loop.StylexLoss, "generator_encoder_path", poisoned)
-    cfg = tiny_cfg(kimg=0.2, paths="encoder", max_nonfinite=3)
+    cfg = tiny_cfg(kimg=0.2)
     with pytest.warns(UserWarning, match="non-finite"):
         with pytest.raises(StylexError, match="diverged"):
             loop.train(cfg, synthetic_spec(), None, out, resume=True, progress=False)
@@ -186,14 +188,11 @@ def _dist_worker(rank: int, world: int, port: int, out: str, clf: str, cache: st
     torch.set_num_threads(1)
     from stylex.training.loop import train
 
+    # Each process sees different images; every checkpoint checks that all processes still hold the
+    # same weights (it raises otherwise), so this fails if gradients are not averaged.
     train(tiny_cfg(), synthetic_spec(), clf, out, progress=False)
     import torch.distributed as dist
 
-    # every process must hold the same weights after training
-    params = torch.cat([p.detach().flatten() for p in __import__("stylex").run.load_run(out).G.parameters()])
-    gathered = [torch.zeros_like(params) for _ in range(world)]
-    dist.all_gather(gathered, params)
-    assert all(torch.equal(gathered[0], g) for g in gathered)
     dist.destroy_process_group()
 
 

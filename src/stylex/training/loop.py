@@ -275,8 +275,11 @@ def train(cfg: TrainConfig, data: DataSpec, classifier_path: str | Path | None, 
         states = [rng_state()]
         if info.world_size > 1:
             gathered: list[Any] = [None] * info.world_size
-            torch.distributed.all_gather_object(gathered, states[0])
-            states = gathered
+            torch.distributed.all_gather_object(gathered, (states[0], _weights_checksum(G, E, D)))
+            states = [g[0] for g in gathered]
+            sums = [g[1] for g in gathered]
+            if any(s != sums[0] for s in sums):  # gradient averaging failed: the processes drifted apart
+                raise StylexError(f"processes hold different weights (checksums {sums}); this is a bug, please report it")
         if info.is_main:
             atomic_save({
                 "format": "stylex-run-checkpoint-v1",
@@ -319,11 +322,11 @@ def train(cfg: TrainConfig, data: DataSpec, classifier_path: str | Path | None, 
                     counts[k] = counts.get(k, 0) + 1
             counters.cur_nimg += cfg.batch_size
             counters.step += 1
-            # EMA (half-life in images, with ramp-up)
-            ema_nimg = cfg.ema_kimg * 1000
-            if cfg.ema_rampup > 0:
-                ema_nimg = min(ema_nimg, counters.cur_nimg * cfg.ema_rampup)
-            update_ema(G_ema, G, 0.5 ** (cfg.batch_size / max(ema_nimg, 1e-8)))
+            if terms is not None:  # EMA (half-life in images, with ramp-up); skipped steps leave it alone
+                ema_nimg = cfg.ema_kimg * 1000
+                if cfg.ema_rampup > 0:
+                    ema_nimg = min(ema_nimg, counters.cur_nimg * cfg.ema_rampup)
+                update_ema(G_ema, G, 0.5 ** (cfg.batch_size / max(ema_nimg, 1e-8)))
             bar.update(cfg.batch_size)
 
             done = counters.cur_nimg >= total_nimg
@@ -341,16 +344,18 @@ def train(cfg: TrainConfig, data: DataSpec, classifier_path: str | Path | None, 
                     if counters.tick % cfg.sample_ticks == 0 or done:
                         _save_samples(out, counters.cur_nimg, images_u8[sample_idx], sample_z, G_ema, E,
                                       classifier, class_names, device)
-                if counters.tick % cfg.snapshot_ticks == 0 or done:
+                # no checkpoint while steps are failing: the last good one stays on disk
+                if (counters.tick % cfg.snapshot_ticks == 0 or done) and counters.nonfinite_streak == 0:
                     checkpoint()
                 tick_start_nimg, tick_start_time = counters.cur_nimg, time.time()
                 if device.type == "cuda":
                     torch.cuda.reset_peak_memory_stats(device)
     except KeyboardInterrupt:
         bar.close()
-        if info.is_main:
-            print(f"interrupted at kimg {counters.cur_nimg / 1000:.3f}: writing {ckpt_path}", file=sys.stderr)
-        checkpoint()
+        if counters.nonfinite_streak == 0:
+            if info.is_main:
+                print(f"interrupted at kimg {counters.cur_nimg / 1000:.3f}: writing {ckpt_path}", file=sys.stderr)
+            checkpoint()
         raise
     finally:
         bar.close()
@@ -429,6 +434,11 @@ def _train_step(cfg: TrainConfig, step: int, real_all: torch.Tensor, batch_gpu: 
     if mapping_step:
         terms["mapping_path"] = torch.ones([])
     return terms
+
+
+def _weights_checksum(*modules: torch.nn.Module) -> float:
+    """Sum of all parameters in float64: equal on every process while they stay in sync."""
+    return float(sum(p.detach().double().sum() for m in modules for p in m.parameters()))
 
 
 def _skip(*opts) -> None:
