@@ -218,3 +218,27 @@ def test_batched_equals_reference_tiny_stylegan2():
                            unfused=False)
     np.testing.assert_allclose(full.effects, ref.effects, atol=1e-4)
     assert not any(m.training for m in G.modules())              # the unfused switch is undone
+
+
+def test_end_to_end_on_tiny_stylegan2():
+    """effects -> AttFind / Wu / random attributes -> flip rate, on the real generator API."""
+    import json
+
+    from stylex.explain import (attribute_to_dict, flip_rate_repeats, random_attributes, select_attributes,
+                                wu_attributes)
+
+    G, cfg = _tiny_generator()
+    C = TinyClassifier(2)
+    with torch.no_grad():
+        lat = G.condition(G.mapping(torch.randn(10, cfg.z_dim)), torch.softmax(torch.randn(10, 2), 1))
+    res = compute_effects(G, C, lat[:6], batch_size=64, progress=False)
+    attrs = select_attributes(res.effects, res.base_logits)
+    probs = np.array([[0.95, 0.05], [0.05, 0.95]] * 3)         # both classes have positives
+    wu = wu_attributes(res.styles, probs, 3)
+    rnd = random_attributes(G.layout.num_coords, 2, max(1, len(attrs)), seed=0)
+    records = [attribute_to_dict(a, G.layout, ["a", "b"]) for a in attrs + wu + rnd]
+    json.dumps(records)
+    assert all(r["layer_name"].startswith("b") for r in records)
+    for lst in (attrs, wu, rnd):
+        summary = flip_rate_repeats(G, C, lat[6:], lst, 3, res.style_min, res.style_max, num_repeats=2)
+        assert summary.n_images == 4 and len(summary.curve) == 3 and 0 <= summary.mean <= 1
