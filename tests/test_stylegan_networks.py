@@ -294,3 +294,32 @@ def test_flop_count():
     assert count_flops_per_image(G) == count_flops_per_image(TINY)
     # dominated by the 3x3 convs: b16.conv1 alone is 16*16*32*32*9 MACs
     assert count_flops_per_image(TINY)["G"] > 16 * 16 * 32 * 32 * 9
+
+
+def test_fused_and_non_fused_generator_agree(nets):
+    G, _, _ = nets
+    latent, _ = _latent(G, 3)
+    styles = G.styles(latent)
+    offsets = torch.randn(3, G.layout.num_coords, dtype=torch.float64)
+    a = G.synthesize(styles, offsets)
+    try:
+        b = G.set_fused_modconv(True).synthesize(styles, offsets)
+    finally:
+        G.set_fused_modconv(False)
+    assert torch.allclose(a, b, atol=1e-10)
+
+
+def test_bf16_autocast_runs_and_stays_close():
+    torch.manual_seed(3)
+    G, E, D = build_networks(TINY)
+    G.eval()
+    z = torch.randn(2, TINY.z_dim)
+    probs = torch.softmax(torch.randn(2, TINY.num_classes), 1)
+    latent = G.condition(G.mapping(z), probs)
+    ref = G(latent, noise_mode="const")
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        img = G(latent, noise_mode="const")
+        code, score = E(img), D(img, probs)
+    assert img.shape == ref.shape and torch.isfinite(img.float()).all()
+    assert torch.isfinite(code.float()).all() and torch.isfinite(score.float()).all()
+    assert (img.float() - ref).abs().mean() < 0.1 * ref.abs().mean() + 1e-3

