@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--preset", default="tiny", help="training preset whose network sizes are used")
     p.add_argument("--num-classes", type=int, default=2)
     p.add_argument("--classifier", default="mobilenet", choices=["mobilenet", "small"])
-    p.add_argument("--batch-size", type=int, default=512, help="edits per generator call (batched run)")
+    p.add_argument("--batch-size", type=int, default=256, help="edits per generator call (batched run)")
     p.add_argument("--ref-images", type=int, default=2, help="images for the reference run")
     p.add_argument("--ref-coords", type=int, default=64, help="coordinates (spread over all layers) for the reference")
     p.add_argument("--bf16", action="store_true", help="bf16 autocast (CUDA only)")
