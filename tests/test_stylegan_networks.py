@@ -223,6 +223,9 @@ def test_forward_from_equals_full_synthesis(nets, block):
     syn = G.synthesis
     states = syn.block_states(styles)
     assert len(states) == G.layout.num_blocks and states[0] == (None, None)
+    if block > 0:
+        single = syn.block_state(styles, block)
+        assert torch.equal(single.x, states[block].x) and torch.equal(single.img, states[block].img)
     offsets = torch.zeros(3, G.layout.num_coords, dtype=torch.float64)
     start = G.layout.block_start(block)
     offsets[0, start] = 3.0
@@ -323,3 +326,16 @@ def test_bf16_autocast_runs_and_stays_close():
     assert img.shape == ref.shape and torch.isfinite(img.float()).all()
     assert torch.isfinite(code.float()).all() and torch.isfinite(score.float()).all()
     assert (img.float() - ref).abs().mean() < 0.1 * ref.abs().mean() + 1e-3
+
+
+def test_path_length_double_backward():
+    """The path-length regulariser differentiates d(img)/d(w) again: needs double backward through G."""
+    torch.manual_seed(4)
+    G, _, _ = build_networks(TINY)
+    w = G.mapping(torch.randn(2, TINY.z_dim))
+    img = G(G.condition(w, torch.full([2, TINY.num_classes], 1 / TINY.num_classes)), noise_mode="random")
+    (grad,) = torch.autograd.grad((img * torch.randn_like(img)).sum(), w, create_graph=True)
+    grad.square().sum().backward()
+    assert G.synthesis.b16.conv0.weight.grad is not None
+    assert torch.isfinite(G.synthesis.b16.conv0.weight.grad).all()
+    assert G.mapping.fc0.weight.grad is not None

@@ -446,6 +446,17 @@ class SynthesisNetwork(nn.Module):
             x, img = block(x, img, per_block[b], styles.torgb[b], noise_mode=noise_mode)
         return states
 
+    def block_state(self, styles: Styles, block_index: int, noise_mode: str = "const") -> BlockState:
+        """The ``(x, img)`` input of block ``block_index`` only (runs blocks ``< block_index``, nothing more)."""
+        self._check_noise_mode(noise_mode)
+        if not 0 <= block_index < len(self.block_resolutions):
+            raise IndexError(f"block_index {block_index} out of range [0, {len(self.block_resolutions)})")
+        per_block = self._block_conv_styles(styles, None)
+        x = img = None
+        for b, block in enumerate(self.blocks[:block_index]):
+            x, img = block(x, img, per_block[b], styles.torgb[b], noise_mode=noise_mode)
+        return BlockState(x, img)
+
     def forward_from(self, block_index: int, x: torch.Tensor | None, img: torch.Tensor | None, styles: Styles,
                      offsets: torch.Tensor | None = None, noise_mode: str = "const") -> torch.Tensor:
         """Run blocks ``block_index..end`` from that block's input ``(x, img)``.
