@@ -54,7 +54,8 @@ class MiniLayer:
 class MiniLayout:
     def __init__(self, widths, blocks):
         starts = np.cumsum([0] + widths[:-1]).tolist()
-        self.layers = [MiniLayer(f"l{i}", 4 * 2 ** b, w, s, b) for i, (w, s, b) in enumerate(zip(widths, starts, blocks))]
+        self.layers = [MiniLayer(f"l{i}", 4 * 2 ** b, w, s, b)
+                       for i, (w, s, b) in enumerate(zip(widths, starts, blocks))]
         self.num_coords = sum(widths)
 
 
