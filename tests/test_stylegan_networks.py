@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from stylex.errors import StylexError
-from stylex.models.generator import Generator, StyleLayout, Styles
+from stylex.models.generator import Generator, StyleLayout
 from stylex.models.layers import modulated_conv2d_reference, upsample2d
 from stylex.models.networks import NetworkConfig, build_networks, count_flops_per_image
 
