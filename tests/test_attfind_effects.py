@@ -164,6 +164,8 @@ def test_coordinate_subset_and_resume(tmp_path, monkeypatch):
     assert len(calls) == 3                                   # base pass + the 24 edits of that chunk
     with pytest.raises(StylexError, match="another AttFind run"):
         compute_effects(G, C, lat + 1, chunk_coords=3, progress=False, chunk_dir=tmp_path)
+    with pytest.raises(StylexError, match="another AttFind run"):             # other classifier weights
+        compute_effects(G, TinyClassifier(2), lat, chunk_coords=3, progress=False, chunk_dir=tmp_path)
     sub = compute_effects(G, C, lat, coords=[2, 9], progress=False)
     assert sub.coords.tolist() == [2, 9]
     np.testing.assert_allclose(sub.effects[:, :, [2, 9]], full.effects[:, :, [2, 9]], atol=1e-5)

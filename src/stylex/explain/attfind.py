@@ -186,9 +186,13 @@ def _chunks(coords: np.ndarray, block_of: np.ndarray, chunk_coords: int) -> list
     return out
 
 
-def _fingerprint(latents: torch.Tensor, S: int, K: int) -> str:
+def _fingerprint(latents: torch.Tensor, S: int, K: int, *modules) -> str:
+    """Identity of a run for resuming: latents, sizes and a checksum of every model parameter."""
     h = hashlib.sha1(latents.detach().float().cpu().numpy().tobytes())
     h.update(f"{S},{K}".encode())
+    for m in modules:
+        if isinstance(m, torch.nn.Module):
+            h.update(",".join(f"{float(p.detach().double().sum()):.6e}" for p in m.parameters()).encode())
     return h.hexdigest()
 
 
@@ -310,7 +314,7 @@ def _compute_effects(generator, classifier, latents, batch_size, coords, device,
     chunks = _chunks(coords, syn.block_of, chunk_coords)
     effects = np.zeros((N, 2, S, K), dtype=np.float32)
     cdir = Path(chunk_dir) if chunk_dir is not None else None
-    fp = _fingerprint(latents, S, K)
+    fp = _fingerprint(latents, S, K, generator, classifier)
     todo = []
     for i, cs in enumerate(chunks):
         path = cdir / f"chunk_{i:05d}.npz" if cdir is not None else None
