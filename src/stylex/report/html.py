@@ -67,6 +67,9 @@ class ReportContent:
     flip_rate_curve: str | None = None                              # PNG
     flip_rate_caption: str = ""                                     # how the flip rates were measured
     ground_truth: Table | None = None
+    image_explanations: Sequence[tuple[str, str]] = ()              # (PNG, caption) per explained image
+    flip_rate_reference: Table | None = None                        # published numbers shown beside ours
+    section_notes: dict[str, str] = field(default_factory=dict)     # section id -> paragraph at its top
     commands: Sequence[str] = ()                                    # shell commands, one <pre> each
     notes: Sequence[str] = ()                                       # paragraphs
 
@@ -89,6 +92,8 @@ figure { margin: 0.8em 0; } figure img { max-width: 100%; height: auto; border: 
 .gifs { display: flex; flex-wrap: wrap; gap: 10px; } .gifs img { border: 1px solid #e3e3e3; }
 pre { background: #f6f8fa; border: 1px solid #e3e3e3; padding: 0.6em 0.8em; overflow-x: auto; white-space: pre-wrap; }
 .missing { color: #a33; font-style: italic; }
+.note { color: #444; background: #f7f7f2; border-left: 3px solid #c9c38f; padding: 0.4em 0.8em; }
+.side { display: flex; flex-wrap: wrap; gap: 0 2.5em; align-items: flex-start; }
 """
 
 BROKEN_IMAGE_SCRIPT = """
@@ -214,34 +219,40 @@ def render_report(content: ReportContent, out_dir: str | Path) -> Path:
     assets = _Assets(out)
     sections: list[tuple[str, str, str]] = []  # (id, heading, body html)
 
-    if content.summary:
-        sections.append(("data", "Data set and classifier", _kv_table(content.summary)))
-    if content.training_summary or content.training_curve:
-        body = _kv_table(content.training_summary) if content.training_summary else ""
-        body += _img(assets, content.training_curve, "training curves", "Loss terms against training length (kimg).")
-        sections.append(("training", "Training", body))
-    if content.reconstructions:
-        sections.append(("reconstructions", "Reconstructions",
-                         _img(assets, content.reconstructions, "reconstructions",
-                              "Originals (top) and their StylEx reconstructions (bottom), with the classifier's "
-                              "probability on each.")))
-    if content.attributes:
-        body = "".join(_attribute(assets, a) for a in sorted(content.attributes, key=lambda a: a.rank))
-        sections.append(("attributes", "Attributes", body))
+    notes = content.section_notes
+
+    def add(sid: str, heading: str, body: str) -> None:
+        note = f'<p class="note">{_e(notes[sid])}</p>' if notes.get(sid) else ""
+        if body or note:
+            sections.append((sid, heading, note + body))
+
+    add("data", "Data set and classifier", _kv_table(content.summary) if content.summary else "")
+    body = _kv_table(content.training_summary) if content.training_summary else ""
+    body += _img(assets, content.training_curve, "training curves", "Loss terms against training length (kimg).")
+    add("training", "Training", body)
+    add("reconstructions", "Reconstructions",
+        _img(assets, content.reconstructions, "reconstructions",
+             "Originals (top) and their StylEx reconstructions (bottom), with the classifier's probability on each.")
+        if content.reconstructions else "")
+    add("attributes", "Attributes",
+        "".join(_attribute(assets, a) for a in sorted(content.attributes, key=lambda a: a.rank)))
+    add("explanations", "Image-specific explanations",
+        "".join(_img(assets, png, "image explanation", cap) for png, cap in content.image_explanations))
+    body = ""
+    if content.flip_rates:
+        body += _table(Table(("method", "flip rate (mean)", "std", "n"),
+                             [(r.method, float(r.mean), float(r.std), int(r.n)) for r in content.flip_rates],
+                             caption=content.flip_rate_caption))
+    if content.flip_rate_reference is not None:
+        body = f'<div class="side"><div>{body}</div><div>{_table(content.flip_rate_reference)}</div></div>'
     if content.flip_rates or content.flip_rate_curve:
-        body = ""
-        if content.flip_rates:
-            body += _table(Table(("method", "flip rate (mean)", "std", "n"),
-                                 [(r.method, float(r.mean), float(r.std), int(r.n)) for r in content.flip_rates],
-                                 caption=content.flip_rate_caption))
         body += _img(assets, content.flip_rate_curve, "flip rate curve")
-        sections.append(("flip-rate", "Flip rate", body))
-    if content.ground_truth is not None:
-        sections.append(("ground-truth", "Ground truth", _table(content.ground_truth)))
-    if content.commands:
-        sections.append(("commands", "Commands used", "".join(f"<pre>{_e(c)}</pre>" for c in content.commands)))
-    if content.notes:
-        sections.append(("notes", "Notes", "".join(f"<p>{_e(n)}</p>" for n in content.notes)))
+    else:
+        body = ""  # the published numbers alone are no result of this run
+    add("flip-rate", "Flip rate", body)
+    add("ground-truth", "Ground truth", _table(content.ground_truth) if content.ground_truth is not None else "")
+    add("commands", "Commands used", "".join(f"<pre>{_e(c)}</pre>" for c in content.commands))
+    add("notes", "Notes", "".join(f"<p>{_e(n)}</p>" for n in content.notes))
 
     nav = "".join(f'<li><a href="#{sid}">{_e(head)}</a></li>' for sid, head, _ in sections)
     body = "".join(f'<section id="{sid}"><h2>{_e(head)}</h2>{html_}</section>' for sid, head, html_ in sections)
