@@ -29,3 +29,27 @@ def stylex_cache(tmp_path, monkeypatch) -> Path:
     cache = tmp_path / "stylex-cache"
     monkeypatch.setenv("STYLEX_CACHE", str(cache))
     return cache
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """A tiny StylEx run on the synthetic world (untrained-quality; seconds to make), shared by the
+    explanation/report tests. Returns the run directory."""
+    import torch
+
+    from stylex.data import DataSpec
+    from stylex.models.classifier import ClassifierConfig, build_classifier, save_classifier
+    from stylex.training.config import resolve_config
+    from stylex.training.loop import train
+
+    base = tmp_path_factory.mktemp("tiny-run")
+    os.environ.setdefault("STYLEX_CACHE", str(base / "cache"))
+    torch.manual_seed(0)
+    ccfg = ClassifierConfig(num_classes=2, class_names=["cool_or_unmarked", "warm_and_marked"], width_mult=0.25,
+                            pretrained="none", input_size=None, resolution=32)
+    clf = base / "classifier.pt"
+    save_classifier(clf, build_classifier(ccfg), ccfg, extra={})
+    cfg = resolve_config("tiny", rec_lpips_weight=0.0, kimg=0.008, tick_kimg=0.008, device="cpu")
+    data = DataSpec(path=None, format="synthetic", resolution=32, synthetic_size=120, cache_dir=str(base / "cache"))
+    train(cfg, data, clf, base / "run", progress=False)
+    return base / "run"

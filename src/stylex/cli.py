@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``stylex`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # The command line as given, recorded in the outputs so that every result says how it was made.
+    args.command_line = ["stylex", *(sys.argv[1:] if argv is None else argv)]
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 from . import add_parser
 from .common import add_data_arguments, data_spec_from_args
 
@@ -62,7 +60,7 @@ def run(args) -> int:
         raise StylexError("--classifier is required (a classifier.pt from `stylex train-classifier`)")
     data = data_spec_from_args(args, resolution=cfg.resolution) if args.data else DataSpec(path=None)
     stats = train(cfg, data, args.classifier, args.out, resume=args.resume, progress=not args.no_progress,
-                  command=["stylex", *sys.argv[1:]])
+                  command=args.command_line)
     print(f"run directory: {args.out}")
     if stats:
         print(f"last tick: kimg {stats['kimg']:.3f}, " + ", ".join(

@@ -1,0 +1,361 @@
+"""AttFind and evaluation on a trained run: what ``stylex attfind`` and ``stylex evaluate`` do.
+
+``run_attfind`` chooses the latents (encoded images of the train split, or mapping-path samples),
+computes the effects (batched, resumable), selects AttFind's attributes and the Wu et al. and random
+baselines on the same latents, and writes ``attributes.json`` and ``effects.npz``.
+
+``run_evaluate`` measures, on images AttFind did not use (the val split, or fresh random latents),
+the flip rate of the three attribute lists (mean +/- std over disjoint repeats), reconstruction
+quality, and on the synthetic world the ground-truth recovery scores; it writes ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import StylexError
+from .attfind import compute_effects, load_effects, save_effects
+from .baselines import random_attributes, wu_attributes
+from .metrics import flip_rate_repeats, reconstruction_metrics
+from .selection import (Attribute, SelectionConfig, attribute_from_dict, attribute_to_dict,
+                        select_attributes)
+
+METHODS = ("attfind", "wu", "random")
+# Seed offset of the evaluation's random latents: far from any seed AttFind uses.
+EVAL_SEED_OFFSET = 1_000_003
+
+
+@dataclass(frozen=True)
+class AttFindConfig:
+    """Options of ``stylex attfind``."""
+
+    num_images: int = 250                 # N latents (the authors used 250 encoded images)
+    source: str = "encoded"               # encoded (train-split images through E) | random (mapping path)
+    batch_size: int = 256                 # edits per generator call
+    precision: str = "fp32"               # fp32 | bf16 (CUDA autocast)
+    seed: int = 0                         # which images / latents
+    selection: SelectionConfig = field(default_factory=SelectionConfig)
+    discriminator_filter: bool = False    # reject attributes whose edit the discriminator finds unrealistic
+    disc_threshold: float = 0.2           # max mean |change| of D's output under a factor-2 shift
+    disc_images: int = 10                 # images per attribute for that check
+
+    def validate(self) -> "AttFindConfig":
+        if self.num_images < 2:
+            raise StylexError(f"--num-images {self.num_images}: AttFind needs at least 2 images")
+        if self.source not in ("encoded", "random"):
+            raise StylexError(f"--source {self.source!r}: use 'encoded' or 'random'")
+        if self.precision not in ("fp32", "bf16"):
+            raise StylexError(f"--precision {self.precision!r}: use fp32 or bf16")
+        if self.batch_size < 1:
+            raise StylexError(f"--batch-size {self.batch_size}: use 1 or more")
+        self.selection.validate()
+        return self
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Options of ``stylex evaluate``."""
+
+    top_k: int = 10                 # attributes applied together for the flip rate
+    repeats: int = 5                # disjoint test sets
+    test_images: int = 250          # test images over all repeats (disjoint from AttFind's)
+    recon_images: int = 200         # held-out images for the reconstruction metrics
+    batch_size: int = 32
+    ground_truth_k: int = 10        # top attributes scored on the synthetic world
+    ground_truth_images: int = 64   # images per attribute for the factor probe
+    probe_images: int = 6000        # rendered images to train the factor probe on
+    probe_epochs: int = 8
+    seed: int = 0
+
+    def validate(self) -> "EvalConfig":
+        for name in ("top_k", "repeats", "test_images", "recon_images", "batch_size", "ground_truth_k",
+                     "ground_truth_images", "probe_images", "probe_epochs"):
+            if getattr(self, name) < 1:
+                raise StylexError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.repeats > self.test_images:
+            raise StylexError(f"--repeats {self.repeats} is more than --test-images {self.test_images}")
+        return self
+
+
+# ---------------------------------------------------------------------------- latents
+def attfind_latents(run, cfg: AttFindConfig, data=None) -> tuple[torch.Tensor, np.ndarray]:
+    """The N latents AttFind works on, and their ids (image index in the train split, or sample seed)."""
+    if cfg.source == "random":
+        return run.sample_latents(cfg.num_images, seed=cfg.seed, class_probs=_random_class_probs(run, cfg.num_images,
+                                                                                                 cfg.seed)), \
+            np.arange(cfg.num_images, dtype=np.int64)
+    ds = run.dataset("train", data)
+    if len(ds) < cfg.num_images:
+        raise StylexError(f"--num-images {cfg.num_images}: the train split has only {len(ds)} images")
+    ids = np.sort(np.random.default_rng(cfg.seed).permutation(len(ds))[:cfg.num_images])
+    return _encode_ids(run, ds, ids), ids
+
+
+def _random_class_probs(run, n: int, seed: int) -> torch.Tensor:
+    """Class vectors for mapping-path latents: the classifier's outputs on real train images."""
+    ds = run.dataset("train")
+    ids = np.sort(np.random.default_rng(seed + 1).permutation(len(ds))[:n])
+    if len(ids) < n:
+        ids = np.resize(ids, n)
+    probs = []
+    for start in range(0, n, 64):
+        x = _images(ds, ids[start:start + 64], run.device)
+        probs.append(F.softmax(run.classify(x), 1).cpu())
+    return torch.cat(probs)
+
+
+def _images(ds, ids: np.ndarray, device) -> torch.Tensor:
+    from ..training.loop import images_to_tensor
+
+    return images_to_tensor(ds.uint8_images()[np.sort(ids)], device)
+
+
+def _encode_ids(run, ds, ids: np.ndarray, batch: int = 64) -> torch.Tensor:
+    out = [run.encode(_images(ds, ids[s:s + batch], run.device)).cpu() for s in range(0, len(ids), batch)]
+    return torch.cat(out)
+
+
+# ---------------------------------------------------------------------------- attfind
+def run_attfind(run, out_dir: str | Path, cfg: AttFindConfig = AttFindConfig(), data=None,
+                progress: bool = True, command: Sequence[str] | None = None) -> dict[str, Any]:
+    """AttFind + baselines on a loaded run; writes ``attributes.json`` and ``effects.npz``.
+
+    The effects computation is resumable: finished chunks are kept in ``out_dir/chunks`` and an
+    interrupted run continues where it stopped.
+
+    Returns:
+        The ``attributes.json`` document.
+    """
+    cfg.validate()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    latents, ids = attfind_latents(run, cfg, data)
+    dtype = torch.bfloat16 if cfg.precision == "bf16" else None
+    res = compute_effects(run.G, run.classifier, latents, batch_size=cfg.batch_size, device=run.device,
+                          dtype=dtype, progress=progress, chunk_dir=out / "chunks", image_ids=ids)
+    save_effects(out / "effects.npz", res)
+    K = res.base_logits.shape[1]
+    attfind = select_attributes(res.effects, res.base_logits, cfg.selection)
+    if cfg.discriminator_filter:
+        attfind = discriminator_filter(run, res, attfind, cfg)
+    probs = _softmax_np(res.base_logits)
+    wu = wu_attributes(res.styles, probs, num_attributes=cfg.selection.num_attributes,
+                       merge_two_class=cfg.selection.merge_two_class)
+    rnd = random_attributes(run.layout.num_coords, K, max(1, len(attfind)), seed=cfg.seed,
+                            merge_two_class=cfg.selection.merge_two_class)
+
+    def records(attrs: list[Attribute]) -> list[dict]:
+        return [attribute_to_dict(a, run.layout, run.class_names) for a in attrs]
+
+    doc = {
+        "num_style_coords": run.layout.num_coords,
+        "layout": run.layout.as_json(),
+        "class_names": run.class_names,
+        "num_images": int(len(ids)),
+        "source": cfg.source,
+        "image_split": "train" if cfg.source == "encoded" else None,
+        "config": _jsonable(dataclasses.asdict(cfg)),
+        "attributes": records(attfind),
+        "baselines": {"wu": records(wu), "random": records(rnd)},
+        "command": list(command) if command else None,
+    }
+    _write_json(out / "attributes.json", doc)
+    return doc
+
+
+def discriminator_filter(run, res, attributes: list[Attribute], cfg: AttFindConfig) -> list[Attribute]:
+    """Drop attributes whose factor-2 shift changes D's output by more than ``cfg.disc_threshold``.
+
+    For each attribute, up to ``cfg.disc_images`` images with the largest effect towards its target
+    class are shifted by twice the distance to the target extreme (REFERENCE section 5).
+    """
+    kept = []
+    styles_all = torch.as_tensor(res.styles, device=run.device)
+    latents = torch.as_tensor(res.latents, device=run.device)
+    K = res.base_logits.shape[1]
+    with torch.no_grad():
+        for a in attributes:
+            eff = res.effects[:, a.direction, a.index, a.target_class]
+            n = np.argsort(-eff, kind="stable")[:cfg.disc_images]
+            lat = latents[torch.as_tensor(n)]
+            styles = run.G.styles(lat)
+            flat = styles_all[torch.as_tensor(n)]
+            target = float(res.style_max[a.index] if a.direction == 1 else res.style_min[a.index])
+            offsets = torch.zeros_like(flat)
+            offsets[:, a.index] = 2.0 * (target - flat[:, a.index])
+            probs = lat[:, -K:]
+            before = run.D(run.G.synthesize(styles), probs)
+            after = run.D(run.G.synthesize(styles, offsets), probs)
+            if float((after - before).abs().mean()) <= cfg.disc_threshold:
+                kept.append(a)
+    return [dataclasses.replace(a, rank=i + 1) for i, a in enumerate(kept)]
+
+
+# ---------------------------------------------------------------------------- evaluate
+def load_attributes(attfind_dir: str | Path) -> tuple[dict[str, Any], dict[str, list[Attribute]]]:
+    """Read ``attributes.json``: the document and the attribute lists per method."""
+    path = Path(attfind_dir) / "attributes.json"
+    if not path.is_file():
+        raise StylexError(f"{path} not found: run `stylex attfind --run RUN --out {attfind_dir}` first")
+    doc = json.loads(path.read_text())
+    lists = {"attfind": [attribute_from_dict(d) for d in doc["attributes"]]}
+    for name, recs in doc.get("baselines", {}).items():
+        lists[name] = [attribute_from_dict(d) for d in recs]
+    return doc, lists
+
+
+def evaluation_latents(run, doc: dict[str, Any], n: int, seed: int, data=None) -> torch.Tensor:
+    """Test latents disjoint from AttFind's: encoded val-split images, or fresh random latents."""
+    if doc.get("source") == "random":
+        s = seed + EVAL_SEED_OFFSET
+        return run.sample_latents(n, seed=s, class_probs=_random_class_probs(run, n, s))
+    ds = run.dataset("val", data)
+    if len(ds) == 0:
+        raise StylexError("the val split is empty: the flip rate needs held-out images")
+    ids = np.sort(np.random.default_rng(seed).permutation(len(ds))[:n])
+    if len(ids) < n:
+        import warnings
+
+        warnings.warn(f"the val split has {len(ds)} images; evaluating on all of them instead of {n}")
+    return _encode_ids(run, ds, ids)
+
+
+def run_evaluate(run, attfind_dir: str | Path, out_dir: str | Path, cfg: EvalConfig = EvalConfig(),
+                 data=None, lpips=None, progress: bool = True,
+                 command: Sequence[str] | None = None) -> dict[str, Any]:
+    """Flip rates (AttFind / Wu / random), reconstruction and ground-truth scores; writes ``metrics.json``.
+
+    Args:
+        run: a loaded :class:`stylex.run.Run`.
+        attfind_dir: output of :func:`run_attfind`.
+        out_dir: where ``metrics.json`` goes.
+        cfg: evaluation options.
+        data: optional other data spec (default: the run's).
+        lpips: optional LPIPS module for the reconstruction metric (default: AlexNet LPIPS if found).
+        progress: print what is being measured.
+        command: the command line, recorded in the file.
+    """
+    cfg.validate()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    doc, lists = load_attributes(attfind_dir)
+    effects = load_effects(Path(attfind_dir) / "effects.npz")
+    say = print if progress else (lambda *a, **k: None)
+    metrics: dict[str, Any] = {"top_k": cfg.top_k, "repeats": cfg.repeats, "source": doc.get("source"),
+                               "config": dataclasses.asdict(cfg), "flip_rate": {}}
+    test_latents = evaluation_latents(run, doc, cfg.test_images, cfg.seed, data)
+    repeats = min(cfg.repeats, len(test_latents))
+    for name in METHODS:
+        attrs = lists.get(name, [])
+        if not attrs:
+            metrics["flip_rate"][name] = None
+            continue
+        say(f"flip rate: {name} (top-{cfg.top_k}, {repeats} x {len(test_latents) // repeats} images)")
+        summary = flip_rate_repeats(run.G, run.classifier, test_latents, attrs, cfg.top_k, effects.style_min,
+                                    effects.style_max, num_repeats=repeats, batch_size=cfg.batch_size,
+                                    device=run.device)
+        metrics["flip_rate"][name] = summary.as_dict()
+    say("reconstruction metrics")
+    metrics["reconstruction"] = _reconstruction(run, cfg, data, lpips)
+    if run.data_spec.format == "synthetic" and (data is None or data.format == "synthetic"):
+        say("ground-truth recovery (synthetic world)")
+        metrics["ground_truth"] = _ground_truth(run, lists, effects, cfg, test_latents)
+    metrics["command"] = list(command) if command else None
+    _write_json(out / "metrics.json", metrics)
+    return metrics
+
+
+def _reconstruction(run, cfg: EvalConfig, data, lpips) -> dict[str, Any]:
+    ds = run.dataset("val", data)
+    ids = np.sort(np.random.default_rng(cfg.seed + 7).permutation(len(ds))[:cfg.recon_images])
+    if lpips is None:
+        from ..models.lpips import LPIPS, lpips_available
+
+        lpips = LPIPS("alex").to(run.device) if lpips_available("alex") else None
+    lp = None
+    if lpips is not None:
+        def lp(x, y):  # LPIPS's AlexNet taps need >= 64 px (as in training)
+            from ..training.losses import LPIPS_MIN_SIZE
+
+            if x.shape[-1] < LPIPS_MIN_SIZE:
+                x = F.interpolate(x, size=LPIPS_MIN_SIZE, mode="bilinear", align_corners=False)
+                y = F.interpolate(y, size=LPIPS_MIN_SIZE, mode="bilinear", align_corners=False)
+            return lpips(x, y)
+    parts: dict[str, list] = {"x": [], "r": [], "lo": [], "lr": []}
+    for s in range(0, len(ids), cfg.batch_size):
+        x = _images(ds, ids[s:s + cfg.batch_size], run.device)
+        r = run.reconstruct(x)
+        parts["x"].append(x)
+        parts["r"].append(r)
+        parts["lo"].append(run.classify(x))
+        parts["lr"].append(run.classify(r))
+    cat = {k: torch.cat(v) for k, v in parts.items()}
+    res = reconstruction_metrics(cat["x"], cat["r"], cat["lo"], cat["lr"], lpips_fn=lp, batch_size=cfg.batch_size)
+    res["n_images"] = int(len(ids))
+    return res
+
+
+def _ground_truth(run, lists: dict[str, list[Attribute]], effects, cfg: EvalConfig,
+                  test_latents: torch.Tensor) -> dict[str, Any]:
+    from ..data import synthetic
+    from .ground_truth import attribute_factor_table, load_probe, recovery_scores, save_probe, train_probe
+
+    probe_path = run.dir / "factor_probe.pt"
+    if probe_path.is_file():
+        probe, info = load_probe(probe_path, run.device)
+    else:
+        from .ground_truth import ProbeConfig
+
+        probe, info = train_probe(run.resolution, ProbeConfig(num_images=cfg.probe_images, epochs=cfg.probe_epochs),
+                                  device=run.device)
+        save_probe(probe_path, probe, info)
+    lat = test_latents[:cfg.ground_truth_images].to(run.device)
+    styles = run.G.styles(lat)
+    flat = styles.flat()
+    smin = torch.as_tensor(effects.style_min, device=run.device)
+    smax = torch.as_tensor(effects.style_max, device=run.device)
+    with torch.no_grad():
+        before = run.G.synthesize(styles)
+
+    def edit(a: Attribute):
+        target = smax[a.index] if a.direction == 1 else smin[a.index]
+        offsets = torch.zeros_like(flat)
+        offsets[:, a.index] = target - flat[:, a.index]
+        with torch.no_grad():
+            return before, run.G.synthesize(styles, offsets)
+
+    out: dict[str, Any] = {"probe_accuracy": info["val_accuracy"], "k": cfg.ground_truth_k,
+                           "causal_factors": list(synthetic.CAUSAL_FACTORS),
+                           "spurious_factors": list(synthetic.SPURIOUS_FACTORS), "attributes": {}}
+    for name in METHODS:
+        attrs = lists.get(name, [])[:cfg.ground_truth_k]
+        rows = attribute_factor_table(probe, edit, attrs)
+        out["attributes"][name] = rows
+        out[name] = recovery_scores(rows, synthetic.CAUSAL_FACTORS, synthetic.SPURIOUS_FACTORS, cfg.ground_truth_k)
+    return out
+
+
+# ---------------------------------------------------------------------------- helpers
+def _softmax_np(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _jsonable(d: Any) -> Any:
+    return json.loads(json.dumps(d, default=str))
+
+
+def _write_json(path: Path, doc: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(doc, indent=2))
+    tmp.replace(path)

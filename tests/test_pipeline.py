@@ -1,0 +1,93 @@
+"""`stylex attfind` and `stylex evaluate` on a tiny run: files, schemas, disjointness, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from stylex.cli import main
+from stylex.errors import StylexError
+from stylex.explain.pipeline import AttFindConfig, EvalConfig, load_attributes, run_attfind, run_evaluate
+from stylex.run import load_run
+
+ATTR_KEYS = {"rank", "index", "layer", "layer_name", "channel", "direction", "target_class", "target_class_index",
+             "score"}
+
+
+@pytest.fixture(scope="module")
+def attfind_dir(tiny_run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("attfind")
+    run_attfind(load_run(tiny_run), out, AttFindConfig(num_images=8), progress=False, command=["stylex", "x"])
+    return out
+
+
+def test_attributes_json_schema(attfind_dir, tiny_run):
+    doc = json.loads((attfind_dir / "attributes.json").read_text())
+    run = load_run(tiny_run)
+    assert doc["num_style_coords"] == run.layout.num_coords
+    assert sum(l["width"] for l in doc["layout"]) == doc["num_style_coords"]
+    assert doc["num_images"] == 8 and doc["source"] == "encoded"
+    assert doc["class_names"] == run.class_names
+    for method in ("attributes",):
+        for i, a in enumerate(doc[method]):
+            assert ATTR_KEYS <= set(a) and a["rank"] == i + 1 and a["direction"] in ("min", "max")
+            assert run.layout.to_flat(a["layer"], a["channel"]) == a["index"]
+    assert len(doc["baselines"]["random"]) == max(1, len(doc["attributes"]))
+    with np.load(attfind_dir / "effects.npz") as z:
+        assert z["effects"].shape == (8, 2, run.layout.num_coords, 2)
+        assert z["latents"].shape[0] == 8 and z["style_min"].shape == (run.layout.num_coords,)
+
+
+def test_evaluate_metrics_schema(attfind_dir, tiny_run, tmp_path):
+    run = load_run(tiny_run)
+    cfg = EvalConfig(top_k=3, repeats=2, test_images=6, recon_images=4, ground_truth_k=2, ground_truth_images=4,
+                     probe_images=200, probe_epochs=1)
+    m = run_evaluate(run, attfind_dir, tmp_path, cfg, lpips=None, progress=False)
+    assert json.loads((tmp_path / "metrics.json").read_text()) == json.loads(json.dumps(m))
+    fr = m["flip_rate"]["attfind"]
+    if fr is not None:
+        assert len(fr["curve"]) == 3 and len(fr["rates"]) == 2 and fr["n_images"] == 6
+        assert fr["std"] == pytest.approx(float(np.std(fr["rates"])))
+    rec = m["reconstruction"]
+    assert {"lpips", "l1", "class_agreement", "prob_gap", "n_images"} <= set(rec) and rec["n_images"] == 4
+    gt = m["ground_truth"]
+    assert set(gt["causal_factors"]) == {"object_hue", "accessory"}
+    for name in ("attfind", "random"):
+        assert 0 <= gt[name]["causal_fraction"] <= 1 and len(gt["attributes"][name]) <= 2
+    assert (tiny_run / "factor_probe.pt").is_file()
+
+
+def test_evaluation_images_are_disjoint_from_attfind(attfind_dir, tiny_run):
+    """AttFind encodes train-split images; evaluation uses the val split (a different set of files)."""
+    run = load_run(tiny_run)
+    train, val = run.dataset("train"), run.dataset("val")
+    assert not set(train.files) & set(val.files)
+
+
+def test_random_source(tiny_run, tmp_path):
+    doc = run_attfind(load_run(tiny_run), tmp_path, AttFindConfig(num_images=4, source="random"), progress=False)
+    assert doc["source"] == "random"
+
+
+def test_bad_options_and_missing_inputs(tiny_run, tmp_path, capsys):
+    with pytest.raises(StylexError, match="--num-images"):
+        AttFindConfig(num_images=1).validate()
+    with pytest.raises(StylexError, match="--repeats"):
+        EvalConfig(repeats=9, test_images=4).validate()
+    with pytest.raises(StylexError, match="stylex attfind"):
+        load_attributes(tmp_path)
+    assert main(["evaluate", "--run", str(tiny_run), "--attributes", str(tmp_path), "--out", str(tmp_path / "e")]) == 2
+    assert "attributes.json" in capsys.readouterr().err
+    assert main(["attfind", "--run", str(tmp_path), "--out", str(tmp_path / "a")]) == 2
+    assert "not a StylEx run directory" in capsys.readouterr().err
+
+
+def test_cli_attfind(tiny_run, tmp_path, capsys):
+    rc = main(["attfind", "--run", str(tiny_run), "--out", str(tmp_path), "--num-images", "4", "--no-progress",
+               "--device", "cpu"])
+    assert rc == 0
+    assert "attributes.json" in capsys.readouterr().out
+    assert json.loads((tmp_path / "attributes.json").read_text())["command"][:4] == ["stylex", "attfind", "--run",
+                                                                                 str(tiny_run)]
