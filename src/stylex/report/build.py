@@ -43,6 +43,8 @@ REFERENCE_FLIP_RATES = Table(
             "models, so only the order of the methods is comparable.")
 
 METHOD_LABELS = {"attfind": "AttFind", "wu": "Wu et al.", "random": "random coordinates"}
+# Training statistics shown in the summary and plotted (the rest stay in stats.jsonl).
+TRAIN_KEYS = ("G_rec_l1", "G_rec_lpips", "G_rec_latent", "G_cls_kl", "class_agreement", "G_adv", "D_loss")
 NUM_RECONSTRUCTIONS = 8
 NUM_EXPLAINED_IMAGES = 2
 ATTRS_PER_EXPLANATION = 4
@@ -162,15 +164,18 @@ def _training_section(run, fig_dir: Path) -> tuple[dict[str, Any], str | None, s
     last = rows[-1]
     summary["kimg trained"] = last.get("kimg")
     summary["ticks"] = len(rows)
-    for key in sorted(last):
-        if key.startswith(("G_", "D_", "E_")) or key in ("class_agreement",):
-            summary[f"last tick: {key}"] = last[key]
-    for key in ("img_per_s", "peak_mem_gb"):
-        if key in last:
-            summary[f"last tick: {key}"] = last[key]
+    losses = [k for k in TRAIN_KEYS if isinstance(last.get(k), (int, float))]
+    if losses:
+        summary["last tick"] = ", ".join(f"{k} {float(last[k]):.4g}" for k in losses)
+    speed = [f"{float(last[k]):.3g} {unit}" for k, unit in (("img_per_s", "img/s"), ("sec_per_kimg", "s/kimg"),
+                                                             ("peak_mem_gb", "GB peak memory"))
+             if isinstance(last.get(k), (int, float))]
+    if speed:
+        summary["last tick speed"] = ", ".join(speed)
     curve: str | None = str(fig_dir / "training_curves.png")
     try:
-        training_curves(stats_path, curve)
+        keys = [k for k in TRAIN_KEYS if any(isinstance(r.get(k), (int, float)) for r in rows)]
+        training_curves(stats_path, curve, keys=keys or None)
     except StylexError:  # no numeric statistics yet
         curve = None
     return {k: v for k, v in summary.items() if v is not None}, curve, ""
@@ -269,16 +274,19 @@ def _attribute_entries(run, af: AttFindOutputs, fig_dir: Path, num_attributes: i
                               gif_dir / f"{stem}_img{j:02d}.gif") for j in range(len(idx))]
         tiled = attribute_gif_tiled(o8, e8, po[:, attr.target_class], pe[:, attr.target_class], cname,
                                     fig_dir / f"{stem}_tiled.gif", columns=min(4, len(idx)))
-        moved = (pe[:, attr.target_class] - po[:, attr.target_class])
+        moved = pe[:, attr.target_class] - po[:, attr.target_class]
+        n_other = int((eff.base_class[idx] != attr.target_class).sum())
         desc = (f"Style coordinate {attr.index} (layer {a.get('layer_name', '?')}, channel "
                 f"{a.get('channel', '?')}) set to its {attr.direction_name}imum over the AttFind images "
-                f"({target:.3f}). Shown on {len(idx)} AttFind images not already classified as '{cname}', "
-                f"farthest from that extreme first; p({cname}) changes by {moved.mean():+.3f} on average.")
+                f"({target:.3f}). Shown on {len(idx)} AttFind images ({n_other} "
+                f"not already classified as '{cname}'), farthest from that extreme first; p({cname}) changes by "
+                f"{moved.mean():+.3f} on average.")
         if main:
             changes = gt_rows[i].get("changes") or {}
             top = sorted(changes.items(), key=lambda kv: -float(kv[1]))[:3]
-            desc += (f" Ground-truth probe: mainly changes '{main}'"
-                     + (" (" + ", ".join(f"{f} {float(v):.2f}" for f, v in top) + ")" if top else "") + ".")
+            desc += (f" Ground-truth factor probe: mainly changes '{main}'"
+                     + (" (change per factor: " + ", ".join(f"{f} {float(v):.2f}" for f, v in top) + ")"
+                        if top else "") + ".")
         label = _attr_label(a) + (f" (changes {main})" if main else "")
         entries.append(AttributeEntry(rank=attr.rank, label=label, description=desc, panel=str(panel),
                                       gifs=[str(tiled)] + [str(g) for g in gifs], score=attr.score,
@@ -317,16 +325,18 @@ def _image_explanations(run, af: AttFindOutputs, fig_dir: Path, k: int) -> list[
         lat = np.repeat(eff.latents[n:n + 1], len(moves) + 1, axis=0)
         orig, edit = _edit(run, lat, [[m] for m in moves] + [list(combined.items())])
         po, pe = _probs(run, orig[:1]), _probs(run, edit)
-        labels = [f"#{a.rank} {run.layout.layers[run.layout.to_layer(a.index)[0]].name} "
-                  f"c{run.layout.to_layer(a.index)[1]} {a.direction_name}" for a in attrs]
+        labels = [f"{run.layout.layers[run.layout.to_layer(a.index)[0]].name} "
+                  f"c{run.layout.to_layer(a.index)[1]} -> {a.direction_name}" for a in attrs]
         png = fig_dir / f"explain_img{n:03d}.png"
         cname = run.class_names[target]
         image_explanation(_to_uint8(orig[:1])[0], _to_uint8(edit[:-1]), _to_uint8(edit[-1:])[0], po[0], pe[:-1],
                           pe[-1], labels, run.class_names, target, path=png)
-        flipped = int(np.argmax(pe[-1])) != base
-        out.append((str(png), f"AttFind image {n} (classified '{run.class_names[base]}'): its own top-{len(attrs)} "
-                              f"style moves towards '{cname}' (greedy on this image's effects), each alone and all "
-                              f"together; the combined edit {'flips' if flipped else 'does not flip'} the class."))
+        after = int(np.argmax(pe[-1]))
+        verdict = (f"after the combined edit the classifier says '{run.class_names[after]}' "
+                   f"(p={pe[-1, after]:.2f})")
+        out.append((str(png), f"AttFind image {n} (base class '{run.class_names[base]}'): its own top-{len(attrs)} "
+                              f"style moves towards '{cname}' (the greedy step on this image's effects), each alone "
+                              f"and all together; {verdict}."))
     return out
 
 
@@ -403,6 +413,11 @@ def build_report(run_dir: str | Path, attfind_dir: str | Path | None = None, eva
     out = Path(out_dir)
     fig_dir = out / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
+    # Read the small inputs first, so a wrong path fails before any model work.
+    af = load_attfind_outputs(attfind_dir) if attfind_dir is not None else None
+    metrics: dict[str, Any] | None = None
+    if eval_dir is not None:
+        metrics = _read_json(Path(eval_dir) / "metrics.json", "metrics.json", "stylex evaluate")
     _log(progress, f"loading run {run_dir}")
     run = load_run(run_dir, device=device)
     notes: dict[str, str] = {}
@@ -414,25 +429,26 @@ def build_report(run_dir: str | Path, attfind_dir: str | Path | None = None, eva
     _log(progress, "reconstructions")
     recon_png, notes["reconstructions"] = _reconstructions(run, fig_dir, seed)
 
-    metrics: dict[str, Any] | None = None
-    if eval_dir is not None:
-        metrics = _read_json(Path(eval_dir) / "metrics.json", "metrics.json", "stylex evaluate")
     gt = (metrics or {}).get("ground_truth") or {}
     gt_rows = ((gt.get("attributes") or {}).get("attfind")) if gt else None
 
     attributes: list[AttributeEntry] = []
     explanations: list[tuple[str, str]] = []
-    if attfind_dir is not None:
-        af = load_attfind_outputs(attfind_dir)
-        if af.effects.latents.shape[0] == 0:
+    if af is not None:
+        eff = af.effects
+        if eff.latents.shape[0] == 0:
             raise StylexError(f"{af.dir / 'effects.npz'} holds no images; rerun `stylex attfind`")
+        if eff.styles.shape[1] != run.layout.num_coords or eff.effects.shape[3] != run.num_classes:
+            raise StylexError(f"{af.dir / 'effects.npz'} has {eff.styles.shape[1]} style coordinates and "
+                              f"{eff.effects.shape[3]} classes but run {run.dir} has {run.layout.num_coords} and "
+                              f"{run.num_classes}: it belongs to another run; pass the matching --attfind folder")
         attributes = _attribute_entries(run, af, fig_dir, num_attributes, images_per_attribute, gt_rows, progress)
         _log(progress, "image-specific explanations")
         explanations = _image_explanations(run, af, fig_dir, min(ATTRS_PER_EXPLANATION, num_attributes))
         source = af.meta.get("source", "?")
         notes["attributes"] = (
-            f"Top {len(attributes)} of {len(af.attributes)} AttFind attributes, found on {af.meta.get('num_images', '?')} "
-            f"{source} images. Each is one StyleSpace coordinate (layer, channel) moved to its minimum or maximum; "
+            f"Top {len(attributes)} of {len(af.attributes)} AttFind attributes, found on "
+            f"{af.meta.get('num_images', '?')} {source} images. Each is one StyleSpace coordinate (layer, channel) moved to its minimum or maximum; "
             "the panel shows original/edited pairs with the target-class probability, the first animation tiles "
             f"them, the others are one image each (also in {af.dir / 'gifs'} for `stylex user-study`).")
         if not attributes:
@@ -468,8 +484,9 @@ def build_report(run_dir: str | Path, attfind_dir: str | Path | None = None, eva
                               "EVAL_DIR`, then `stylex report ... --eval EVAL_DIR`.")
 
     data = run.config.get("data", {})
-    title = f"StylEx explanation: {', '.join(run.class_names)}"
-    subtitle = (f"Run {run.dir.resolve().name}: {data.get('format', '?')} data"
+    joiner = " vs " if run.num_classes <= 3 else ", "
+    title = f"StylEx explanation of a classifier: {joiner.join(run.class_names)}"
+    subtitle = (f"Run folder {run.dir.resolve().name}: {data.get('format', '?')} data"
                 + (f" ({data['attribute']})" if data.get("attribute") else "") + f", {run.resolution} px")
     content = ReportContent(
         title=title, subtitle=subtitle, summary=summary, training_summary=train_summary, training_curve=train_curve,

@@ -94,6 +94,7 @@ pre { background: #f6f8fa; border: 1px solid #e3e3e3; padding: 0.6em 0.8em; over
 .missing { color: #a33; font-style: italic; }
 .note { color: #444; background: #f7f7f2; border-left: 3px solid #c9c38f; padding: 0.4em 0.8em; }
 .side { display: flex; flex-wrap: wrap; gap: 0 2.5em; align-items: flex-start; }
+.side > div { flex: 1 1 0; min-width: 320px; } .side > div:last-child { flex-grow: 2; }
 """
 
 BROKEN_IMAGE_SCRIPT = """
@@ -199,7 +200,7 @@ def _attribute(assets: _Assets, a: AttributeEntry) -> str:
         imgs = "".join(f'<img src="{href}" alt="attribute {int(a.rank)} animation {i + 1}">' if href else
                        f'<span class="missing">missing animation: {_e(Path(g).name)}</span>'
                        for i, (g, href) in enumerate(gifs))
-        parts.append(f'<div class="gifs">{imgs}</div>')
+        parts.append(f'<p class="meta">Animations (original / edited, looping):</p><div class="gifs">{imgs}</div>')
     parts.append("</div>")
     return "".join(parts)
 
