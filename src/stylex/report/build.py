@@ -122,10 +122,6 @@ def _extreme(effects, index: int, direction: int) -> float:
     return float(effects.style_min[index] if direction == 0 else effects.style_max[index])
 
 
-def _attr_label(a: dict) -> str:
-    return f"{a.get('layer_name', 'coord')} channel {a.get('channel', a['index'])} -> {a['direction']}"
-
-
 # ------------------------------------------------------------------------------------------ sections
 def _data_summary(run) -> dict[str, Any]:
     data = run.config.get("data", {})
@@ -254,6 +250,8 @@ def _attribute_entries(run, af: AttFindOutputs, fig_dir: Path, num_attributes: i
     entries = []
     for i, a in enumerate(af.attributes[:num_attributes]):
         attr = attribute_from_dict(a)
+        layer, channel = run.layout.to_layer(attr.index)
+        lname, channel = a.get("layer_name") or run.layout.layers[layer].name, int(a.get("channel", channel))
         _log(progress, f"attribute {i + 1}/{min(num_attributes, len(af.attributes))}")
         idx = _panel_images(eff, attr, images_per_attribute, threshold)
         target = _extreme(eff, attr.index, attr.direction)
@@ -264,8 +262,7 @@ def _attribute_entries(run, af: AttFindOutputs, fig_dir: Path, num_attributes: i
         main = None
         if gt_rows is not None and i < len(gt_rows) and gt_rows[i].get("main_factor"):
             main = str(gt_rows[i]["main_factor"])
-        title = attribute_title(attr.rank, a.get("layer_name", "coord"), int(a.get("channel", attr.index)),
-                                attr.direction_name, cname, label=f"changes {main}" if main else None)
+        title = attribute_title(attr.rank, lname, channel, attr.direction_name, cname, label=f"changes {main}" if main else None)
         stem = f"attr{attr.rank:02d}"
         panel = fig_dir / f"{stem}_panel.png"
         attribute_panel(title, o8, e8, po, pe, run.class_names, attr.target_class, path=panel,
@@ -276,18 +273,18 @@ def _attribute_entries(run, af: AttFindOutputs, fig_dir: Path, num_attributes: i
                                     fig_dir / f"{stem}_tiled.gif", columns=min(4, len(idx)))
         moved = pe[:, attr.target_class] - po[:, attr.target_class]
         n_other = int((eff.base_class[idx] != attr.target_class).sum())
-        desc = (f"Style coordinate {attr.index} (layer {a.get('layer_name', '?')}, channel "
-                f"{a.get('channel', '?')}) set to its {attr.direction_name}imum over the AttFind images "
-                f"({target:.3f}). Shown on {len(idx)} AttFind images ({n_other} "
-                f"not already classified as '{cname}'), farthest from that extreme first; p({cname}) changes by "
-                f"{moved.mean():+.3f} on average.")
+        desc = (f"Style coordinate {attr.index} (layer {lname}, channel {channel}) set to its "
+                f"{attr.direction_name}imum over the AttFind images ({target:.3f}). Shown on {len(idx)} AttFind "
+                f"images ({n_other} not already classified as '{cname}'): those where the edit raises the "
+                f"'{cname}' logit by more than {threshold:g}, farthest from the extreme first; p({cname}) changes "
+                f"by {moved.mean():+.3f} on average.")
         if main:
             changes = gt_rows[i].get("changes") or {}
             top = sorted(changes.items(), key=lambda kv: -float(kv[1]))[:3]
             desc += (f" Ground-truth factor probe: mainly changes '{main}'"
                      + (" (change per factor: " + ", ".join(f"{f} {float(v):.2f}" for f, v in top) + ")"
                         if top else "") + ".")
-        label = _attr_label(a) + (f" (changes {main})" if main else "")
+        label = f"{lname} channel {channel} -> {attr.direction_name}" + (f" (changes {main})" if main else "")
         entries.append(AttributeEntry(rank=attr.rank, label=label, description=desc, panel=str(panel),
                                       gifs=[str(tiled)] + [str(g) for g in gifs], score=attr.score,
                                       target_class=cname))
@@ -372,12 +369,14 @@ def _ground_truth_table(gt: dict) -> Table | None:
                          ", ".join(map(str, m.get("main_factors", [])))))
     if not rows:
         return None
-    probe = gt.get("probe_accuracy") or {}
+    probe = gt.get("probe_accuracy")
     cap = ("Which synthetic factor each top-k attribute mainly changes, measured by a factor probe on the edited "
            "images. causal fraction: share of attributes whose main factor is causal for the label; coverage: "
            "share of causal factors found; spurious: share that change the spuriously correlated factor.")
-    if probe:
+    if isinstance(probe, dict) and probe:
         cap += " Probe accuracy: " + ", ".join(f"{f} {float(a):.2f}" for f, a in probe.items()) + "."
+    elif isinstance(probe, (int, float)):
+        cap += f" Probe accuracy: {float(probe):.2f}."
     return Table(("method", "k", "causal fraction", "causal coverage", "spurious fraction", "main factors"), rows, cap)
 
 
@@ -480,7 +479,7 @@ def build_report(run_dir: str | Path, attfind_dir: str | Path | None = None, eva
         if cmd:
             commands.append(cmd)
     else:
-        notes["flip-rate"] = ("No evaluation given: run `stylex evaluate --run RUN --attfind ATTFIND_DIR --out "
+        notes["flip-rate"] = ("No evaluation given: run `stylex evaluate --run RUN --attributes ATTFIND_DIR --out "
                               "EVAL_DIR`, then `stylex report ... --eval EVAL_DIR`.")
 
     data = run.config.get("data", {})
