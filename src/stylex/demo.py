@@ -1,0 +1,139 @@
+"""The whole pipeline on the built-in synthetic world, with no other input (``stylex demo``).
+
+Stages (each skipped when its output already exists, so an interrupted demo continues):
+  1. train a MobileNetV2 classifier on the synthetic world (label = warm object AND marked);
+  2. train StylEx for it (``cpu`` preset, 32 px);
+  3. AttFind + the Wu et al. and random baselines;
+  4. evaluate: flip rates, reconstruction, ground-truth recovery of the known causes;
+  5. the HTML report.
+
+``DIR/metrics.json`` is the evaluation's metrics file; the report is ``DIR/report/index.html``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import StylexError
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """Sizes of each stage; :data:`FULL` and :data:`QUICK` are the two settings."""
+
+    synthetic_size: int = 4000      # images in the synthetic world (90% train, 10% val)
+    clf_epochs: int = 3
+    clf_width: float = 0.5          # MobileNetV2 width (trained from scratch: the world is not ImageNet)
+    stylex_preset: str = "cpu"
+    stylex_kimg: float = 8.0
+    attfind_images: int = 64
+    test_images: int = 100          # held-out images for the flip rate (all repeats together)
+    repeats: int = 5
+    recon_images: int = 100
+    probe_images: int = 4000
+    probe_epochs: int = 6
+    report_attributes: int = 6
+
+
+FULL = DemoConfig()
+QUICK = DemoConfig(synthetic_size=1000, clf_epochs=2, stylex_preset="tiny", stylex_kimg=0.25, attfind_images=12,
+                   test_images=20, repeats=2, recon_images=16, probe_images=800, probe_epochs=2,
+                   report_attributes=3)
+
+
+def run_demo(out_dir: str | Path, quick: bool = False, device: str = "auto", progress: bool = True) -> dict[str, Any]:
+    """Run every stage of the demo and return a summary (paths, timings, key numbers).
+
+    Args:
+        out_dir: the demo folder (created; re-running continues where it stopped).
+        quick: the small setting (a few minutes on 2 CPU cores) used by the tests.
+        device: auto | cpu | cuda.
+        progress: progress bars and stage lines.
+    """
+    from .commands.attfind import resolve_device
+    from .data import DataSpec
+    from .explain.pipeline import AttFindConfig, EvalConfig, run_attfind, run_evaluate
+    from .report.build import build_report
+    from .run import load_run
+    from .training.classifier import ClassifierTrainConfig, train_classifier
+    from .training.config import resolve_config
+    from .training.loop import train
+
+    cfg = QUICK if quick else FULL
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(device)
+    data = DataSpec(path=None, format="synthetic", resolution=32, synthetic_size=cfg.synthetic_size)
+    timings: dict[str, float] = {}
+    say = print if progress else (lambda *a, **k: None)
+    paths = {k: out / k for k in ("classifier", "run", "attfind", "eval", "report")}
+
+    def stage(name: str, done: bool, fn) -> None:
+        if done:
+            say(f"[demo] {name}: already done, skipped")
+            return
+        say(f"[demo] {name} ...")
+        t = time.time()
+        fn()
+        timings[name] = round(time.time() - t, 1)
+        say(f"[demo] {name}: {timings[name]:.0f} s")
+
+    clf_file = paths["classifier"] / "classifier.pt"
+    stage("classifier", (paths["classifier"] / "metrics.json").is_file(), lambda: train_classifier(
+        ClassifierTrainConfig(data=data, out_dir=str(paths["classifier"]), resolution=32, epochs=cfg.clf_epochs,
+                              width_mult=cfg.clf_width, pretrained="none", lr=3e-3, device=device),
+        progress=progress))
+
+    tcfg = resolve_config(cfg.stylex_preset, kimg=cfg.stylex_kimg, device=device)
+    run_done = (paths["run"] / "stats.jsonl").is_file() and _trained_kimg(paths["run"]) >= tcfg.kimg - 1e-9
+
+    def train_stylex() -> None:
+        resume = (paths["run"] / "checkpoint.pt").is_file()
+        train(tcfg, data, clf_file, paths["run"], resume=resume, progress=progress,
+              command=["stylex", "train", "--data", "synthetic", "--classifier", str(clf_file), "--out",
+                       str(paths["run"]), "--preset", cfg.stylex_preset, "--kimg", str(cfg.stylex_kimg)])
+
+    stage("StylEx training", run_done, train_stylex)
+    run = load_run(paths["run"], device=device)
+    stage("AttFind", (paths["attfind"] / "attributes.json").is_file(), lambda: run_attfind(
+        run, paths["attfind"], AttFindConfig(num_images=cfg.attfind_images), progress=progress,
+        command=["stylex", "attfind", "--run", str(paths["run"]), "--out", str(paths["attfind"]),
+                 "--num-images", str(cfg.attfind_images)]))
+    ecfg = EvalConfig(test_images=cfg.test_images, repeats=cfg.repeats, recon_images=cfg.recon_images,
+                      probe_images=cfg.probe_images, probe_epochs=cfg.probe_epochs)
+    stage("evaluation", (paths["eval"] / "metrics.json").is_file(), lambda: run_evaluate(
+        run, paths["attfind"], paths["eval"], ecfg, progress=progress,
+        command=["stylex", "evaluate", "--run", str(paths["run"]), "--attributes", str(paths["attfind"]),
+                 "--out", str(paths["eval"]), "--test-images", str(cfg.test_images), "--repeats", str(cfg.repeats),
+                 "--recon-images", str(cfg.recon_images)]))
+    shutil.copyfile(paths["eval"] / "metrics.json", out / "metrics.json")
+    index = paths["report"] / "index.html"
+    stage("report", False, lambda: build_report(paths["run"], paths["attfind"], paths["eval"], paths["report"],
+                                                num_attributes=cfg.report_attributes, device=device,
+                                                progress=progress))
+    metrics = json.loads((out / "metrics.json").read_text())
+    summary = {"report": str(index), "metrics": str(out / "metrics.json"), "timings_s": timings,
+               "config": dataclasses.asdict(cfg), "quick": quick,
+               "classifier_val_balanced_accuracy": json.loads(
+                   (paths["classifier"] / "metrics.json").read_text()).get("val_balanced_accuracy"),
+               "flip_rate": {k: (v or {}).get("mean") for k, v in metrics["flip_rate"].items()},
+               "ground_truth": {k: metrics["ground_truth"][k] for k in ("attfind", "wu", "random")
+                                if k in metrics.get("ground_truth", {})}}
+    (out / "demo_summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def _trained_kimg(run_dir: Path) -> float:
+    lines = (run_dir / "stats.jsonl").read_text().splitlines()
+    if not lines:
+        return 0.0
+    try:
+        return float(json.loads(lines[-1])["kimg"])
+    except (ValueError, KeyError) as exc:
+        raise StylexError(f"{run_dir / 'stats.jsonl'} is damaged ({exc}); delete {run_dir} to retrain") from None
