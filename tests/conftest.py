@@ -14,6 +14,18 @@ def shared_data_dir() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_thread():
+    """Tests use tiny networks: one intra-op thread is faster for them, and far faster when the
+    machine's two cores are shared (thread oversubscription slowed tiny convs 100x here)."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 @pytest.fixture
 def shared_data() -> Path:
     """The shared real-data folder; the test is skipped when it is absent."""

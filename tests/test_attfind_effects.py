@@ -16,13 +16,6 @@ from stylex.explain.attfind import (EffectsResult, compute_effects, compute_effe
                                     save_effects)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: many tiny ops run much faster without thread contention on a shared machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 # ------------------------------------------------------------------ stand-in generator

@@ -13,13 +13,6 @@ from stylex.models.layers import (Conv2dLayer, FullyConnectedLayer, MinibatchStd
 
 DT = torch.float64
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny convs: one intra-op thread is faster, and much faster on a shared, busy 2-core machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 

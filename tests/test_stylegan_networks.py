@@ -16,13 +16,6 @@ TINY = NetworkConfig(resolution=16, num_classes=3, z_dim=32, w_dim=32, mapping_l
 TINY32 = NetworkConfig(resolution=32, num_classes=2, z_dim=32, w_dim=32, mapping_layers=2,
                        channel_base=512, channel_max=64, mbstd_group=4)
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny convs: one intra-op thread is faster, and much faster on a shared, busy 2-core machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from ..atomic import atomic_path, write_text
 from ..errors import StylexError
 from .images import decode_task
 
@@ -49,10 +50,6 @@ def file_fingerprint(files: Sequence[Path], root: Path) -> list[tuple[str, int, 
     return out
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _open_entry(npy: Path) -> np.ndarray:
@@ -176,7 +173,7 @@ def cached_decode(files: Sequence[Path], key_parts: dict, resolution: int, cache
         bad_set = {p for p, _ in bad}
         meta = {"key_parts": key_parts, "resolution": resolution, "num_images": len(files) - len(bad),
                 "bad": bad, "kept": [i for i, p in enumerate(files) if str(p) not in bad_set]}
-        _atomic_write_text(meta_path, json.dumps(meta))
+        write_text(meta_path, json.dumps(meta))
     bad = meta["bad"]
     if bad and not skip_bad_images:
         raise _bad_image_error(*bad[0])
@@ -197,17 +194,11 @@ def cached_array(cache_dir: Path, key_parts: dict, shape: tuple[int, ...],
     """
     npy = cache_dir / f"{cache_key(key_parts)}.npy"
     if not npy.is_file():
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = npy.with_name(f".{npy.stem}.{uuid.uuid4().hex}.tmp.npy")
-        try:
+        with atomic_path(npy, suffix=".tmp.npy") as tmp:
             arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
             fill(arr)
             arr.flush()
             del arr
-            os.replace(tmp, npy)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
     images = _open_entry(npy)
     if images.shape != tuple(shape):
         raise StylexError(f"cache entry {npy} has shape {images.shape}, expected {shape}: delete it and retry")

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import StylexError
 from . import synthetic
 from .cache import cached_array, cached_decode, default_cache_dir, file_fingerprint
 from .formats import DataSpec, is_synthetic, resolve_listing, validate_spec

@@ -16,8 +16,6 @@ coordinate, one direction per call, full synthesis), the way the authors' notebo
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..atomic import atomic_path
 from ..errors import StylexError
 
 EFFECTS_KEYS = ("effects", "style_min", "style_max", "styles", "latents", "base_logits", "image_ids")
@@ -197,15 +196,8 @@ def _fingerprint(latents: torch.Tensor, S: int, K: int, *modules) -> str:
 
 
 def _atomic_savez(path: Path, **arrays) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".tmp.npz") as tmp:
         np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 @torch.no_grad()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..atomic import write_json
 from ..errors import StylexError
 from .attfind import compute_effects, load_effects, save_effects
 from .baselines import random_attributes, wu_attributes
@@ -168,7 +168,7 @@ def run_attfind(run, out_dir: str | Path, cfg: AttFindConfig = AttFindConfig(), 
         "baselines": {"wu": records(wu), "random": records(rnd)},
         "command": list(command) if command else None,
     }
-    _write_json(out / "attributes.json", doc)
+    write_json(out / "attributes.json", doc)
     return doc
 
 
@@ -270,7 +270,7 @@ def run_evaluate(run, attfind_dir: str | Path, out_dir: str | Path, cfg: EvalCon
         say("ground-truth recovery (synthetic world)")
         metrics["ground_truth"] = _ground_truth(run, lists, effects, cfg, test_latents)
     metrics["command"] = list(command) if command else None
-    _write_json(out / "metrics.json", metrics)
+    write_json(out / "metrics.json", metrics)
     return metrics
 
 
@@ -283,13 +283,15 @@ def _reconstruction(run, cfg: EvalConfig, data, lpips) -> dict[str, Any]:
         lpips = LPIPS("alex").to(run.device) if lpips_available("alex") else None
     lp = None
     if lpips is not None:
-        def lp(x, y):  # LPIPS's AlexNet taps need >= 64 px (as in training)
+        def lpips_at_64(x, y):  # LPIPS's AlexNet taps need >= 64 px (as in training)
             from ..training.losses import LPIPS_MIN_SIZE
 
             if x.shape[-1] < LPIPS_MIN_SIZE:
                 x = F.interpolate(x, size=LPIPS_MIN_SIZE, mode="bilinear", align_corners=False)
                 y = F.interpolate(y, size=LPIPS_MIN_SIZE, mode="bilinear", align_corners=False)
             return lpips(x, y)
+
+        lp = lpips_at_64
     parts: dict[str, list] = {"x": [], "r": [], "lo": [], "lr": []}
     for s in range(0, len(ids), cfg.batch_size):
         x = _images(ds, ids[s:s + cfg.batch_size], run.device)
@@ -355,7 +357,3 @@ def _jsonable(d: Any) -> Any:
     return json.loads(json.dumps(d, default=str))
 
 
-def _write_json(path: Path, doc: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(doc, indent=2))
-    tmp.replace(path)

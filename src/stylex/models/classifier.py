@@ -44,7 +44,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
-import tempfile
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -54,6 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import atomic
 from ..errors import StylexError
 from .weights import find_mobilenet_v2_weights, load_state_dict_file
 
@@ -388,16 +388,6 @@ def build_classifier(config: ClassifierConfig) -> ClassifierAdapter:
     return adapter
 
 
-def _atomic_torch_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_classifier(path: str | os.PathLike, adapter: ClassifierAdapter, config: ClassifierConfig,
@@ -414,7 +404,7 @@ def save_classifier(path: str | os.PathLike, adapter: ClassifierAdapter, config:
         raise StylexError("save_classifier stores built-in MobileNetV2 classifiers only; keep a user "
                           "classifier as its TorchScript file or module:function spec")
     state = {k: v.detach().cpu().clone() for k, v in adapter.model.state_dict().items()}
-    _atomic_torch_save({"kind": CHECKPOINT_KIND, "config": asdict(config), "state_dict": state,
+    atomic.torch_save({"kind": CHECKPOINT_KIND, "config": asdict(config), "state_dict": state,
                         "extra": dict(extra or {})}, Path(path))
 
 

@@ -23,7 +23,6 @@ Packages are located with :func:`importlib.util.find_spec`; their code is never 
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from torch import nn
 
 from ..errors import StylexError
 from ._numpy_unpickler import load_numpy_pickle
+from .weights import hub_checkpoint_dirs, package_dir
 
 NETS = ("alex", "vgg")
 _NET_ALIASES = {"alex": "alex", "alexnet": "alex", "vgg": "vgg", "vgg16": "vgg"}
@@ -211,31 +211,8 @@ class LPIPSWeightSource:
     description: str
 
 
-def _hub_checkpoint_dirs() -> list[Path]:
-    """torch hub checkpoint folders: ``$TORCH_HOME`` (else ``$XDG_CACHE_HOME/torch``) and ``~/.cache/torch``."""
-    roots: list[Path] = []
-    if os.environ.get("TORCH_HOME"):
-        roots.append(Path(os.environ["TORCH_HOME"]).expanduser())
-    elif os.environ.get("XDG_CACHE_HOME"):
-        roots.append(Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "torch")
-    roots.append(Path("~/.cache/torch").expanduser())
-    dirs: list[Path] = []
-    for root in roots:
-        d = root / "hub" / "checkpoints"
-        if d not in dirs:
-            dirs.append(d)
-    return dirs
-
-
-def _package_dir(package: str) -> Path | None:
-    """Folder of an installed top-level package, found without importing it (None when absent)."""
-    try:
-        spec = importlib.util.find_spec(package)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
+# Located without importing the packages (tests replace this to hide installed ones).
+_package_dir = package_dir
 
 
 def _first_file(folder: Path, names: tuple[str, ...]) -> Path | None:
@@ -282,7 +259,7 @@ def find_lpips_weights(net: str, explicit: str | os.PathLike | None = None) -> L
         return _from_explicit(spec, net, Path(explicit).expanduser())
 
     searched: list[str] = []
-    hub_dirs = _hub_checkpoint_dirs()
+    hub_dirs = hub_checkpoint_dirs()
     trunk = next((f for d in hub_dirs if (f := _first_file(d, spec.hub_files))), None)
     for d in hub_dirs:
         searched.append(f"torch hub cache {d}/{{{','.join(spec.hub_files)}}}: " + ("found" if trunk and

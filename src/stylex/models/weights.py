@@ -50,6 +50,17 @@ def hub_checkpoint_dirs() -> list[Path]:
     return dirs
 
 
+def package_dir(package: str) -> Path | None:
+    """Folder of an installed top-level package, found without importing it (None when absent)."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
 def package_data_file(package: str, relative: str) -> Path | None:
     """A data file inside an installed package, located without importing the package.
 

@@ -19,22 +19,6 @@ from ..errors import StylexError
 CHECKPOINT_NAME = "checkpoint.pt"
 
 
-def atomic_save(obj: Any, path: str | os.PathLike) -> None:
-    """Save ``obj`` with :func:`torch.save` to a temporary file, then rename it over ``path``.
-
-    A crash or Ctrl-C while writing leaves the previous file intact.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def safe_load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Any:
     """Load a checkpoint written by :func:`atomic_save` without unpickling arbitrary objects.
 

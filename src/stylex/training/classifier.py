@@ -12,10 +12,7 @@ balancing all draw from seeded generators.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset, WeightedRandomSampler
 
+from ..atomic import write_json
 from ..errors import StylexError
 from ..models.classifier import ClassifierAdapter, ClassifierConfig, build_classifier, save_classifier
 
@@ -232,11 +230,6 @@ def _random_hflip(images: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return torch.where(flip.to(images.device).view(-1, 1, 1, 1), images.flip(3), images)
 
 
-def _write_json_atomic(obj: Any, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=2)
-    os.replace(tmp, path)
 
 
 def _jsonable(obj: Any) -> Any:
@@ -387,7 +380,7 @@ def train_classifier(cfg: ClassifierTrainConfig, progress: bool = True,
         "classifier_config": _jsonable(clf_cfg),
         "config": _jsonable(cfg),
     }
-    _write_json_atomic(metrics, out / "metrics.json")
+    write_json(out / "metrics.json", metrics)
     return metrics
 
 

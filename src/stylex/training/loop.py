@@ -32,12 +32,14 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .. import __version__
+from ..atomic import torch_save as atomic_save
+from ..atomic import write_json
 from ..data import DataSpec, open_dataset
 from ..errors import StylexError
 from ..models.classifier import freeze, load_classifier
 from ..models.networks import NetworkConfig, build_networks
 from . import distributed
-from .checkpoint import CHECKPOINT_NAME, atomic_save, rng_state, safe_load, set_rng_state
+from .checkpoint import CHECKPOINT_NAME, rng_state, safe_load, set_rng_state
 from .config import TrainConfig
 from .losses import StylexLoss
 from .samples import labelled_grid, save_grid
@@ -153,9 +155,7 @@ def write_run_config(out: Path, cfg: TrainConfig, data: DataSpec, class_names: l
         "network": dataclasses.asdict(net_cfg),
         "command": command,
     }
-    tmp = out / ".config.json.tmp"
-    tmp.write_text(json.dumps(doc, indent=2))
-    tmp.replace(out / "config.json")
+    write_json(out / "config.json", doc)
 
 
 def read_run_config(out: Path) -> dict[str, Any]:
