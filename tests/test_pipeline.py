@@ -91,3 +91,19 @@ def test_cli_attfind(tiny_run, tmp_path, capsys):
     assert "attributes.json" in capsys.readouterr().out
     assert json.loads((tmp_path / "attributes.json").read_text())["command"][:4] == ["stylex", "attfind", "--run",
                                                                                  str(tiny_run)]
+
+
+def test_user_study_renders_animations_from_run(attfind_dir, tiny_run, tmp_path, capsys):
+    """`stylex user-study --run` renders the animations when the AttFind folder has none yet."""
+    import shutil
+
+    attfind = tmp_path / "attfind"
+    shutil.copytree(attfind_dir, attfind, ignore=shutil.ignore_patterns("gifs", "report"))
+    rc = main(["user-study", "--attfind", str(attfind), "--out", str(tmp_path / "study"), "--run", str(tiny_run),
+               "--attributes", "2", "--questions-per-attribute", "1"])
+    out = capsys.readouterr()
+    assert len(json.loads((attfind / "attributes.json").read_text())["attributes"]) >= 2  # fixture sanity
+    assert rc == 0, out.err
+    assert "classification study" in out.out
+    assert (tmp_path / "study" / "index.html").is_file() and (tmp_path / "answer_key.json").is_file()
+    assert list((attfind / "gifs").glob("attr01_img*.gif"))

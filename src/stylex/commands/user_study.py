@@ -29,8 +29,8 @@ def register(subparsers) -> None:
     b.add_argument("--questions-per-attribute", type=int, default=3, help="questions per attribute")
     b.add_argument("--attributes", type=int, default=6, help="top attributes to include")
     b.add_argument("--seed", type=int, default=0, help="seed of image, distractor and order choices")
-    b.add_argument("--run", help="StylEx run directory to render missing animations from (not available yet: "
-                                 "run `stylex report` first)")
+    b.add_argument("--run", help="StylEx run directory: render the animations (with `stylex report` into "
+                                 "ATTFIND/report) when ATTFIND/gifs has none")
     s = p.add_argument_group("score")
     s.add_argument("--key", help="answer key JSON (build: where to write it, default OUT/../answer_key.json; "
                                  "score: the key to read)")
@@ -65,11 +65,15 @@ def _build(args) -> int:
     if not Path(args.attfind).is_dir():
         raise StylexError(f"--attfind {args.attfind} is not a folder (the output of `stylex attfind`)")
     gifs = find_attribute_gifs(args.attfind)
+    if not gifs and args.run:
+        from ..report.build import build_report
+
+        # the report renders one animation per (attribute, image) into ATTFIND/gifs
+        build_report(args.run, args.attfind, None, Path(args.attfind) / "report", num_attributes=args.attributes,
+                     progress=False)
+        gifs = find_attribute_gifs(args.attfind)
     if not gifs:
         where = Path(args.attfind) / "gifs"
-        if args.run:
-            raise StylexError(f"no attribute animations in {where} and rendering them from --run is not available "
-                              f"yet: run `stylex report` first, which writes {where}/attrNN_imgMM.gif")
         raise StylexError(f"no attribute animations in {where} (expected attrNN_imgMM.gif): run `stylex report` "
                           "first, or pass --run RUN_DIR so they can be rendered")
     files = build_user_study(gifs, args.out, questions_per_attribute=args.questions_per_attribute,
