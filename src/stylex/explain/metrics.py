@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from ..errors import StylexError
 from .attfind import eval_mode
+from .edits import edit_offsets
 from .selection import Attribute
 
 
@@ -106,10 +107,8 @@ def _flip_rate(generator, classifier, latents, attributes, k, style_min, style_m
     if k < 1:
         raise StylexError(f"flip rate top-k = {k}: use 1 or more (option --top-k)")
     if len(latents) == 0:
-        raise StylexError("flip rate: no test images; give more images than AttFind uses (--num-test-images)")
+        raise StylexError("flip rate: no test images; give held-out test images (--test-images)")
     device = torch.device(device) if device is not None else _module_device(generator)
-    smin = torch.as_tensor(np.asarray(style_min), dtype=torch.float32, device=device)   # [S]
-    smax = torch.as_tensor(np.asarray(style_max), dtype=torch.float32, device=device)   # [S]
     flips = np.zeros((k, len(latents)), dtype=bool)                                  # [k, N]
     base_all = np.zeros(len(latents), dtype=np.int64)
     for start in range(0, len(latents), batch_size):
@@ -122,11 +121,7 @@ def _flip_rate(generator, classifier, latents, attributes, k, style_min, style_m
         base_all[start:start + len(lat)] = base.cpu().numpy()
         moves = [attribute_moves(attributes, int(b), num_classes, k) for b in base.tolist()]
         for j in range(1, k + 1):
-            offsets = torch.zeros_like(flat)                                          # [B, S]
-            for n, mv in enumerate(moves):
-                for idx, d in mv[:j]:
-                    target = smax[idx] if d == 1 else smin[idx]
-                    offsets[n, idx] = target - flat[n, idx]
+            offsets = edit_offsets(flat, [mv[:j] for mv in moves], style_min, style_max)   # [B, S]
             edited = classifier(generator.synthesize(styles, offsets)).argmax(dim=1)   # [B]
             flips[j - 1, start:start + len(lat)] = (edited != base).cpu().numpy()
     curve = [float(f.mean()) for f in flips]

@@ -25,6 +25,7 @@ from ..atomic import write_json
 from ..errors import StylexError
 from .attfind import compute_effects, load_effects, save_effects
 from .baselines import random_attributes, wu_attributes
+from .edits import edit_offsets
 from .metrics import flip_rate_repeats, reconstruction_metrics
 from .selection import (Attribute, SelectionConfig, attribute_from_dict, attribute_to_dict,
                         select_attributes)
@@ -189,9 +190,7 @@ def discriminator_filter(run, res, attributes: list[Attribute], cfg: AttFindConf
             lat = latents[torch.as_tensor(n)]
             styles = run.G.styles(lat)
             flat = styles_all[torch.as_tensor(n)]
-            target = float(res.style_max[a.index] if a.direction == 1 else res.style_min[a.index])
-            offsets = torch.zeros_like(flat)
-            offsets[:, a.index] = 2.0 * (target - flat[:, a.index])
+            offsets = edit_offsets(flat, [(a.index, a.direction)], res.style_min, res.style_max, shift=2.0)
             probs = lat[:, -K:]
             before = run.D(run.G.synthesize(styles), probs)
             after = run.D(run.G.synthesize(styles, offsets), probs)
@@ -323,15 +322,11 @@ def _ground_truth(run, lists: dict[str, list[Attribute]], effects, cfg: EvalConf
     lat = test_latents[:cfg.ground_truth_images].to(run.device)
     styles = run.G.styles(lat)
     flat = styles.flat()
-    smin = torch.as_tensor(effects.style_min, device=run.device)
-    smax = torch.as_tensor(effects.style_max, device=run.device)
     with torch.no_grad():
         before = run.G.synthesize(styles)
 
     def edit(a: Attribute):
-        target = smax[a.index] if a.direction == 1 else smin[a.index]
-        offsets = torch.zeros_like(flat)
-        offsets[:, a.index] = target - flat[:, a.index]
+        offsets = edit_offsets(flat, [(a.index, a.direction)], effects.style_min, effects.style_max)
         with torch.no_grad():
             return before, run.G.synthesize(styles, offsets)
 

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import StylexError
+from ..explain.edits import set_coordinates
 from .animation import attribute_gif, attribute_gif_tiled
 from .figures import (attribute_panel, attribute_title, choose_panel_images, flip_rate_curve, image_explanation,
                       read_stats, reconstruction_grid, training_curves)
@@ -111,11 +112,7 @@ def _edit(run, latents: np.ndarray, moves: Sequence[Sequence[tuple[int, float]]]
     lat = torch.as_tensor(np.asarray(latents), dtype=torch.float32, device=run.device)
     styles = run.styles(lat)
     flat = styles.flat()                                           # [N, S]
-    offsets = torch.zeros_like(flat)                               # [N, S]
-    for n, pairs in enumerate(moves):
-        for k, value in pairs:
-            offsets[n, k] = float(value) - flat[n, k]
-    return run.generate(styles), run.generate(styles, offsets)
+    return run.generate(styles), run.generate(styles, set_coordinates(flat, moves))
 
 
 def _extreme(effects, index: int, direction: int) -> float:
