@@ -368,3 +368,26 @@ def test_config_validation():
         ClassifierConfig(num_classes=3, class_names=("a", "b"))
     assert ClassifierConfig(class_names=["a", "b"]).class_names == ("a", "b")
 
+
+
+def test_fold_batchnorm_keeps_the_function():
+    import copy
+
+    from stylex.models.classifier import ClassifierConfig, build_classifier, fold_batchnorm, freeze
+
+    torch.manual_seed(0)
+    adapter = build_classifier(ClassifierConfig(num_classes=2, width_mult=0.35, pretrained="none", resolution=32))
+    adapter.train()
+    for _ in range(3):  # non-trivial running statistics
+        adapter(torch.rand(8, 3, 32, 32) * 2 - 1)
+    freeze(adapter)
+    x = torch.rand(4, 3, 32, 32, requires_grad=True)
+    folded = fold_batchnorm(copy.deepcopy(adapter))
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert torch.allclose(adapter(x), folded(x), atol=1e-4, rtol=1e-4)
+    g1, = torch.autograd.grad(adapter(x).sum(), x)
+    g2, = torch.autograd.grad(folded(x).sum(), x)
+    assert torch.allclose(g1, g2, atol=1e-4, rtol=1e-4)   # gradients still flow to the input
+    assert not any(p.requires_grad for p in folded.parameters())
+    with pytest.raises(StylexError, match="eval mode"):
+        fold_batchnorm(adapter.train())

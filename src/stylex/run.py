@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from .data import DataSpec, open_dataset
 from .errors import StylexError
-from .models.classifier import ClassifierAdapter, freeze, load_classifier
+from .models.classifier import ClassifierAdapter, fold_batchnorm, freeze, load_classifier
 from .models.generator import Generator, Styles, StyleLayout
 from .models.networks import NetworkConfig, build_networks
 from .training.checkpoint import CHECKPOINT_NAME, safe_load
@@ -158,4 +158,5 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> Run:
     for m in (G, E, D, classifier):
         m.to(device).eval()
         freeze(m)
+    fold_batchnorm(classifier)  # inference only: same function, about half the CPU time
     return Run(dir=path, config=config, G=G, E=E, D=D, classifier=classifier, device=device)

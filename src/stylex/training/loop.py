@@ -36,7 +36,7 @@ from ..atomic import torch_save as atomic_save
 from ..atomic import write_json
 from ..data import DataSpec, open_dataset
 from ..errors import StylexError
-from ..models.classifier import freeze, load_classifier
+from ..models.classifier import fold_batchnorm, freeze, load_classifier
 from ..models.networks import NetworkConfig, build_networks
 from . import distributed
 from .checkpoint import CHECKPOINT_NAME, rng_state, safe_load, set_rng_state
@@ -205,8 +205,7 @@ def train(cfg: TrainConfig, data: DataSpec, classifier_path: str | Path | None, 
         classifier_path = own_clf if own_clf.is_file() else classifier_path
     if classifier_path is None:
         raise StylexError("--classifier is required (a classifier.pt from `stylex train-classifier`)")
-    classifier = load_classifier(classifier_path, device=device)
-    freeze(classifier)
+    classifier = fold_batchnorm(freeze(load_classifier(classifier_path, device=device)))  # frozen: fold BN
     class_names = list(classifier.class_names)
     num_classes = int(classifier.num_classes)
     data = dataclasses.replace(data, resolution=cfg.resolution)
