@@ -107,3 +107,22 @@ def test_user_study_renders_animations_from_run(attfind_dir, tiny_run, tmp_path,
     assert "classification study" in out.out
     assert (tmp_path / "study" / "index.html").is_file() and (tmp_path / "answer_key.json").is_file()
     assert list((attfind / "gifs").glob("attr01_img*.gif"))
+
+
+def test_readme_python_api_example(tiny_run, attfind_dir):
+    """The README's five lines, as written there, on a tiny run."""
+    import torch
+
+    import stylex
+
+    run = stylex.load_run(tiny_run)
+    images = run.load_images(8, split="val")
+    styles = run.styles(run.encode(images))
+    effects = stylex.explain.load_effects(attfind_dir / "effects.npz")
+    s_min, s_max = effects.style_min, effects.style_max
+    k = json.loads((attfind_dir / "attributes.json").read_text())["attributes"][0]["index"]
+    offsets = stylex.explain.edit_offsets(styles.flat(), [(k, 1)], s_min, s_max)
+    edited = run.generate(styles, offsets=offsets)
+    assert edited.shape == images.shape
+    assert torch.allclose((styles.flat() + offsets)[:, k], torch.full((8,), float(s_max[k])))
+    assert not torch.equal(edited, run.generate(styles))

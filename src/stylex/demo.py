@@ -31,7 +31,7 @@ class DemoConfig:
     clf_epochs: int = 3
     clf_width: float = 0.5          # MobileNetV2 width (trained from scratch: the world is not ImageNet)
     stylex_preset: str = "cpu"
-    stylex_kimg: float = 8.0
+    stylex_kimg: float = 12.0
     attfind_images: int = 64
     test_images: int = 100          # held-out images for the flip rate (all repeats together)
     repeats: int = 5

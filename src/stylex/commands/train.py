@@ -28,6 +28,7 @@ def register(subparsers) -> None:
     p.add_argument("--lpips-weight", type=float, help="weight of LPIPS(x, x') (0 turns the term off)")
     p.add_argument("--lpips-weights", help="explicit LPIPS weight file or folder")
     p.add_argument("--r1-gamma", type=float, help="R1 penalty weight")
+    p.add_argument("--pl-weight", type=float, help="path-length regularisation weight (0 turns it off)")
     p.add_argument("--ema-kimg", type=float, help="EMA half-life in kimg")
     p.add_argument("--tick-kimg", type=float, help="kimg between progress lines / stats rows")
     p.add_argument("--snapshot-ticks", type=int, help="ticks between checkpoints")
@@ -50,7 +51,7 @@ def run(args) -> int:
         args.preset, kimg=args.kimg, batch_size=args.batch_size, batch_gpu=args.batch_gpu,
         resolution=args.resolution, lr_g=lr, lr_e=lr, lr_d=lr, paths=args.paths,
         mapping_every=args.mapping_every, rec_lpips_weight=args.lpips_weight, lpips_weights=args.lpips_weights,
-        r1_gamma=args.r1_gamma, ema_kimg=args.ema_kimg, tick_kimg=args.tick_kimg,
+        r1_gamma=args.r1_gamma, pl_weight=args.pl_weight, ema_kimg=args.ema_kimg, tick_kimg=args.tick_kimg,
         snapshot_ticks=args.snapshot_ticks, seed=args.seed, device=args.device, precision=args.precision,
         compile=args.compile,
     )

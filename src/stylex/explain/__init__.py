@@ -11,6 +11,7 @@ Typical use::
 from .attfind import (EffectsResult, compute_effects, compute_effects_reference, load_effects,
                       save_effects)
 from .baselines import random_attributes, wu_attributes, wu_relevance
+from .edits import edit_offsets, set_coordinates
 from .metrics import (FlipRateResult, FlipRateSummary, attribute_moves, flip_rate, flip_rate_repeats,
                       reconstruction_metrics)
 from .selection import (Attribute, SelectionConfig, attribute_from_dict, attribute_to_dict,
@@ -19,7 +20,7 @@ from .selection import (Attribute, SelectionConfig, attribute_from_dict, attribu
 __all__ = [
     "Attribute", "EffectsResult", "FlipRateResult", "FlipRateSummary", "SelectionConfig",
     "attribute_from_dict", "attribute_moves", "attribute_to_dict", "compute_effects",
-    "compute_effects_reference", "filter_unstable_images", "flip_rate", "flip_rate_repeats",
+    "compute_effects_reference", "edit_offsets", "filter_unstable_images", "flip_rate", "flip_rate_repeats",
     "greedy_select", "load_effects", "random_attributes", "reconstruction_metrics", "save_effects",
-    "select_attributes", "select_for_image", "wu_attributes", "wu_relevance",
+    "select_attributes", "select_for_image", "set_coordinates", "wu_attributes", "wu_relevance",
 ]

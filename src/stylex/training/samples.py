@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-TILE = 96  # pixels per tile in the saved grid (small images are upscaled so labels stay legible)
+TILE = 128  # pixels per tile in the saved grid (small images are upscaled so labels stay legible)
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -20,13 +20,14 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 
 def _label(probs: torch.Tensor, class_names: list[str]) -> str:
     k = int(probs.argmax())
-    return f"{class_names[k]} {float(probs[k]):.2f}"
+    name = class_names[k] if len(class_names[k]) <= 14 else class_names[k][:13] + "."
+    return f"{name} {float(probs[k]):.2f}"
 
 
 def labelled_grid(rows: list[torch.Tensor], probs: list[torch.Tensor], class_names: list[str],
                   row_titles: list[str]) -> Image.Image:
     """Lay out rows of images ``[N, 3, H, W]`` with a probability label under each tile."""
-    font = ImageFont.load_default(size=12)
+    font = ImageFont.load_default(size=11)
     n = max(r.shape[0] for r in rows)
     label_h, title_w = 16, 78
     grid = Image.new("RGB", (title_w + n * TILE, len(rows) * (TILE + label_h)), "white")
