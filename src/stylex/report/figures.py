@@ -184,8 +184,8 @@ def class_label(class_names: Sequence[str], target_class: int | str) -> str:
 
 
 def prob_text(class_name: str, p: float) -> str:
-    """``p(dog)=0.93``."""
-    return f"p({class_name})={p:.2f}"
+    """``p=0.93 dog``: the number first, so that a label shortened to fit its tile keeps it."""
+    return f"p={p:.2f} {class_name}"
 
 
 def wrap_lines(text: str, fnt: ImageFont.ImageFont, max_width: int) -> list[str]:
