@@ -50,15 +50,21 @@ def hub_checkpoint_dirs() -> list[Path]:
     return dirs
 
 
-def package_dir(package: str) -> Path | None:
-    """Folder of an installed top-level package, found without importing it (None when absent)."""
+def _package_locations(package: str) -> list[Path]:
+    """Folders of an installed top-level package, found without importing it (empty when absent)."""
     try:
         spec = importlib.util.find_spec(package)
     except (ImportError, ValueError):
-        return None
+        return []
     if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
+        return []
+    return [Path(p) for p in spec.submodule_search_locations]
+
+
+def package_dir(package: str) -> Path | None:
+    """Folder of an installed top-level package, found without importing it (None when absent)."""
+    locations = _package_locations(package)
+    return locations[0] if locations else None
 
 
 def package_data_file(package: str, relative: str) -> Path | None:
@@ -71,14 +77,8 @@ def package_data_file(package: str, relative: str) -> Path | None:
     Returns:
         The file's path, or None when the package is not installed or lacks the file.
     """
-    try:
-        spec = importlib.util.find_spec(package)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for location in spec.submodule_search_locations:
-        candidate = Path(location) / relative
+    for location in _package_locations(package):
+        candidate = location / relative
         if candidate.is_file():
             return candidate
     return None
