@@ -26,6 +26,9 @@ def test_demo_quick_end_to_end(tmp_path, capsys, monkeypatch):
     from stylex.report.html import check_report_links
 
     assert check_report_links(out / "report") == []
+    html = (out / "report" / "index.html").read_text()
+    for cmd in ("stylex train-classifier", "stylex train ", "stylex attfind", "stylex evaluate"):
+        assert cmd in html, f"the report does not list `{cmd}`"
     # a second run finds every stage done and only rebuilds the report
     assert main(["demo", "--quick", "--out", str(out), "--device", "cpu"]) == 0
     assert printed.count("already done") == 0 and capsys.readouterr().out.count("already done") == 4

@@ -88,7 +88,10 @@ def run_demo(out_dir: str | Path, quick: bool = False, device: str = "auto", pro
     stage("classifier", (paths["classifier"] / "metrics.json").is_file(), lambda: train_classifier(
         ClassifierTrainConfig(data=data, out_dir=str(paths["classifier"]), resolution=32, epochs=cfg.clf_epochs,
                               width_mult=cfg.clf_width, pretrained="none", lr=3e-3, device=device),
-        progress=progress))
+        progress=progress,
+        command=["stylex", "train-classifier", "--data", "synthetic", "--synthetic-size", str(cfg.synthetic_size),
+                 "--out", str(paths["classifier"]), "--resolution", "32", "--epochs", str(cfg.clf_epochs),
+                 "--width-mult", str(cfg.clf_width), "--pretrained", "none", "--lr", "0.003"]))
 
     tcfg = resolve_config(cfg.stylex_preset, kimg=cfg.stylex_kimg, device=device)
     run_done = (paths["run"] / "stats.jsonl").is_file() and _trained_kimg(paths["run"]) >= tcfg.kimg - 1e-9
@@ -96,7 +99,8 @@ def run_demo(out_dir: str | Path, quick: bool = False, device: str = "auto", pro
     def train_stylex() -> None:
         resume = (paths["run"] / "checkpoint.pt").is_file()
         train(tcfg, data, clf_file, paths["run"], resume=resume, progress=progress,
-              command=["stylex", "train", "--data", "synthetic", "--classifier", str(clf_file), "--out",
+              command=["stylex", "train", "--data", "synthetic", "--synthetic-size", str(cfg.synthetic_size),
+                 "--classifier", str(clf_file), "--out",
                        str(paths["run"]), "--preset", cfg.stylex_preset, "--kimg", str(cfg.stylex_kimg)])
 
     stage("StylEx training", run_done, train_stylex)

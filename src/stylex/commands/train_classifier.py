@@ -49,7 +49,7 @@ def run(args) -> int:
         small_input_stride=stem, balance=args.balance, hflip=not args.no_flip, seed=args.seed,
         num_workers=args.workers, device=args.device,
     ).validate()
-    m = train_classifier(cfg, progress=not args.no_progress)
+    m = train_classifier(cfg, progress=not args.no_progress, command=args.command_line)
     print(f"classes: {', '.join(m['class_names'])} ({m['num_train']} train / {m['num_val']} val images)")
     print(f"pretrained: {m['pretrained'] or 'none (trained from scratch)'}")
     print(f"best epoch {m['best_epoch']}: val accuracy {m['val_accuracy']:.4f}, "

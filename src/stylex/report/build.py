@@ -417,7 +417,8 @@ def build_report(run_dir: str | Path, attfind_dir: str | Path | None = None, eva
     _log(progress, f"loading run {run_dir}")
     run = load_run(run_dir, device=device)
     notes: dict[str, str] = {}
-    commands = [c for c in [_command_text(run.config.get("command"))] if c]
+    clf_command = (getattr(run.classifier, "extra", None) or {}).get("command")
+    commands = [c for c in [_command_text(clf_command), _command_text(run.config.get("command"))] if c]
 
     summary = _data_summary(run)
     _log(progress, "training curves")

@@ -245,7 +245,8 @@ def _jsonable(obj: Any) -> Any:
 
 
 def train_classifier(cfg: ClassifierTrainConfig, progress: bool = True,
-                     datasets: tuple[Dataset, Dataset] | None = None) -> dict[str, Any]:
+                     datasets: tuple[Dataset, Dataset] | None = None,
+                     command: list[str] | None = None) -> dict[str, Any]:
     """Train a MobileNetV2 classifier and keep the best epoch by balanced validation accuracy.
 
     Args:
@@ -253,6 +254,7 @@ def train_classifier(cfg: ClassifierTrainConfig, progress: bool = True,
         progress: show a tqdm bar per epoch with running loss and accuracy.
         datasets: ``(train, val)`` datasets to use instead of opening ``cfg.data`` (each with
             ``class_names``, ``labels``, ``__len__`` and ``__getitem__ -> (image [3, H, W] in [-1, 1], label)``).
+        command: the command line that asked for this run, recorded in the checkpoint and ``metrics.json``.
 
     Returns:
         The contents of ``metrics.json``.
@@ -359,7 +361,7 @@ def train_classifier(cfg: ClassifierTrainConfig, progress: bool = True,
             save_classifier(ckpt_path, adapter, clf_cfg, extra={
                 "epoch": epoch, "val_accuracy": val["accuracy"],
                 "val_balanced_accuracy": val["balanced_accuracy"], "data": _jsonable(cfg.data),
-                "trained_by": "stylex train-classifier"})
+                "trained_by": "stylex train-classifier", "command": command})
 
     assert best is not None
     metrics = {
@@ -367,6 +369,7 @@ def train_classifier(cfg: ClassifierTrainConfig, progress: bool = True,
         "val_balanced_accuracy": best["balanced_accuracy"],
         "val_per_class_accuracy": best["per_class_accuracy"],
         "val_confusion": best["confusion"],
+        "command": command,
         "best_epoch": best["epoch"],
         "history": history,
         "train_time_s": time.perf_counter() - t_start,
