@@ -391,3 +391,19 @@ def test_fold_batchnorm_keeps_the_function():
     assert not any(p.requires_grad for p in folded.parameters())
     with pytest.raises(StylexError, match="eval mode"):
         fold_batchnorm(adapter.train())
+
+
+def test_classifier_sees_its_training_size(tmp_path):
+    """A 64 px classifier given 32 px images resizes them to 64 px (what it was trained on)."""
+    from stylex.models.classifier import ClassifierConfig, build_classifier, load_classifier, save_classifier
+
+    torch.manual_seed(0)
+    cfg = ClassifierConfig(num_classes=2, width_mult=0.25, pretrained="none", resolution=64)
+    adapter = build_classifier(cfg).eval()
+    save_classifier(tmp_path / "c.pt", adapter, cfg, extra={})
+    loaded = load_classifier(tmp_path / "c.pt")
+    assert loaded.preprocess(torch.zeros(1, 3, 32, 32)).shape[-1] == 64
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    small = torch.nn.functional.interpolate(x, size=32, mode="bilinear", align_corners=False, antialias=True)
+    big_again = torch.nn.functional.interpolate(small, size=64, mode="bilinear", align_corners=False, antialias=True)
+    assert torch.allclose(loaded(small), adapter(big_again), atol=1e-5)

@@ -408,7 +408,9 @@ def build_classifier(config: ClassifierConfig) -> ClassifierAdapter:
             load_torchvision_weights(model, load_state_dict_file(used), skip_classifier=True)
         except StylexError as exc:
             raise StylexError(f"pretrained weights {used}: {exc}") from exc
-    adapter = ClassifierAdapter(model, config.input_size, config.mean, config.std, config.num_classes,
+    # The network always sees the size it was trained at: a classifier trained at 64 px that explains a
+    # 32 px generator gets its images resized to 64 px instead of silently seeing a smaller image.
+    adapter = ClassifierAdapter(model, config.effective_input_size, config.mean, config.std, config.num_classes,
                                 config.class_names)
     adapter.pretrained_path = used
     return adapter
