@@ -9,7 +9,8 @@ import pytest
 
 from stylex.cli import main
 from stylex.errors import StylexError
-from stylex.explain.pipeline import AttFindConfig, EvalConfig, load_attributes, run_attfind, run_evaluate
+from stylex.explain.pipeline import (AttFindConfig, EvalConfig, discriminator_filter, load_attributes, run_attfind,
+                                    run_evaluate)
 from stylex.run import load_run
 
 ATTR_KEYS = {"rank", "index", "layer", "layer_name", "channel", "direction", "target_class", "target_class_index",
@@ -126,3 +127,17 @@ def test_readme_python_api_example(tiny_run, attfind_dir):
     assert edited.shape == images.shape
     assert torch.allclose((styles.flat() + offsets)[:, k], torch.full((8,), float(s_max[k])))
     assert not torch.equal(edited, run.generate(styles))
+
+
+def test_discriminator_filter_thresholds(attfind_dir, tiny_run):
+    """Threshold inf keeps every attribute (re-ranked 1..n); threshold 0 drops any whose edit moves D at all."""
+    from stylex.explain.attfind import load_effects
+
+    run = load_run(tiny_run)
+    effects = load_effects(attfind_dir / "effects.npz")
+    _, lists = load_attributes(attfind_dir)
+    attrs = lists["attfind"]
+    keep = discriminator_filter(run, effects, attrs, AttFindConfig(disc_threshold=float("inf"), disc_images=3))
+    assert [a.index for a in keep] == [a.index for a in attrs] and [a.rank for a in keep] == list(
+        range(1, len(attrs) + 1))
+    assert discriminator_filter(run, effects, attrs, AttFindConfig(disc_threshold=0.0, disc_images=3)) == []
