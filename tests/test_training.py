@@ -224,3 +224,27 @@ def test_run_api(tmp_path, classifier_file):
     assert recon.shape == images.shape and torch.isfinite(recon).all()
     assert torch.allclose(run.reconstruct(images), recon)
     assert run.sample_latents(4, seed=1).shape == latent.shape[:0] + (4, latent.shape[1])
+
+
+def test_sigterm_writes_a_checkpoint_and_resume_continues(tmp_path, classifier_file):
+    """`kill` (SIGTERM) during training checkpoints like Ctrl-C; --resume then finishes the run."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "term"
+    env = dict(os.environ, STYLEX_CACHE=str(tmp_path / "cache"), OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "stylex", "train", "--data", "synthetic", "--synthetic-size", "48",
+           "--classifier", str(classifier_file), "--out", str(out), "--preset", "tiny", "--kimg", "5",
+           "--tick-kimg", "0.004", "--lpips-weight", "0", "--no-progress", "--device", "cpu"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not (out / "stats.jsonl").is_file() and time.time() < deadline:  # the loop is running
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted at kimg" in err
+    counters = _state(out)["counters"]
+    assert 0 < counters["cur_nimg"] < 5000

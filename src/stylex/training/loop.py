@@ -299,6 +299,7 @@ def train(cfg: TrainConfig, data: DataSpec, classifier_path: str | Path | None, 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     last: dict[str, Any] = {}
+    restore_sigterm = _sigterm_as_interrupt()
     try:
         while counters.cur_nimg < total_nimg:
             idx = stream.next()
@@ -357,10 +358,29 @@ def train(cfg: TrainConfig, data: DataSpec, classifier_path: str | Path | None, 
             checkpoint()
         raise
     finally:
+        restore_sigterm()
         bar.close()
         if tb is not None:
             tb.close()
     return last
+
+
+def _sigterm_as_interrupt():
+    """Treat SIGTERM (``kill``, job schedulers) like Ctrl-C: checkpoint, then stop. Returns the undo.
+
+    Only possible in the main thread; elsewhere nothing changes.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 def _train_step(cfg: TrainConfig, step: int, real_all: torch.Tensor, batch_gpu: int, loss: StylexLoss,
