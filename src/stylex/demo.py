@@ -56,19 +56,19 @@ def run_demo(out_dir: str | Path, quick: bool = False, device: str = "auto", pro
         device: auto | cpu | cuda.
         progress: progress bars and stage lines.
     """
-    from .commands.attfind import resolve_device
     from .data import DataSpec
     from .explain.pipeline import AttFindConfig, EvalConfig, run_attfind, run_evaluate
     from .report.build import build_report
     from .run import load_run
     from .training.classifier import ClassifierTrainConfig, train_classifier
     from .training.config import resolve_config
+    from .training.distributed import resolve_device
     from .training.loop import train
 
     cfg = QUICK if quick else FULL
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(device)
+    device = str(resolve_device(device))  # configs take the name ("cpu", "cuda:0")
     data = DataSpec(path=None, format="synthetic", resolution=32, synthetic_size=cfg.synthetic_size)
     timings: dict[str, float] = {}
     say = print if progress else (lambda *a, **k: None)

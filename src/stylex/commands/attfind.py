@@ -30,18 +30,11 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def resolve_device(name: str) -> str:
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
-
-
 def run(args) -> int:
     from ..explain.pipeline import AttFindConfig, run_attfind
     from ..explain.selection import SelectionConfig
     from ..run import load_run
+    from ..training.distributed import resolve_device
 
     cfg = AttFindConfig(num_images=args.num_images, source=args.source, batch_size=args.batch_size,
                         precision=args.precision, seed=args.seed, discriminator_filter=args.discriminator_filter,

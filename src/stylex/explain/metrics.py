@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import StylexError
-from .attfind import eval_mode
+from .attfind import _device_of, eval_mode
 from .edits import edit_offsets
 from .selection import Attribute
 
@@ -74,12 +74,6 @@ class FlipRateResult:
     base_class: np.ndarray     # [N] int64
 
 
-def _module_device(module) -> torch.device:
-    for p in module.parameters():
-        return p.device
-    return torch.device("cpu")
-
-
 @torch.no_grad()
 def flip_rate(generator, classifier, latents: torch.Tensor, attributes: Sequence[Attribute], k: int,
               style_min, style_max, *, batch_size: int = 32, device=None) -> FlipRateResult:
@@ -108,7 +102,7 @@ def _flip_rate(generator, classifier, latents, attributes, k, style_min, style_m
         raise StylexError(f"flip rate top-k = {k}: use 1 or more (option --top-k)")
     if len(latents) == 0:
         raise StylexError("flip rate: no test images; give held-out test images (--test-images)")
-    device = torch.device(device) if device is not None else _module_device(generator)
+    device = torch.device(device) if device is not None else _device_of(generator)
     flips = np.zeros((k, len(latents)), dtype=bool)                                  # [k, N]
     base_all = np.zeros(len(latents), dtype=np.int64)
     for start in range(0, len(latents), batch_size):

@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader, Dataset, Subset, WeightedRandomSampler
 
 from ..atomic import write_json
 from ..errors import StylexError
+from .distributed import resolve_device
 from ..models.classifier import ClassifierAdapter, ClassifierConfig, build_classifier, save_classifier
 
 OPTIMIZERS = ("adamw", "sgd")
@@ -98,13 +99,6 @@ class ClassifierTrainConfig:
         if not self.out_dir:
             raise bad("out_dir", self.out_dir, "an output folder")
         return self
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> cuda when available, else cpu."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def _open_splits(cfg: ClassifierTrainConfig) -> tuple[Dataset, Dataset]:

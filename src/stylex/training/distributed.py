@@ -45,6 +45,25 @@ def init_distributed(device_kind: str) -> DistInfo:
     return DistInfo(rank=rank, world_size=world, local_rank=local_rank)
 
 
+def resolve_device(name: str, info: DistInfo = DistInfo()) -> torch.device:
+    """The device for ``--device``: ``auto`` -> this process's GPU when there is one, else the CPU.
+
+    Raises:
+        StylexError: a CUDA device was asked for on a machine without one.
+    """
+    from ..errors import StylexError
+
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise StylexError(f"--device {name} was asked for but no CUDA GPU is available; use --device cpu")
+        if name == "cuda":
+            name = f"cuda:{info.local_rank}"
+        torch.cuda.set_device(torch.device(name))
+    return torch.device(name)
+
+
 def average_gradients(params: list[torch.nn.Parameter], info: DistInfo) -> bool:
     """Average the gradients of ``params`` over all processes; return whether all are finite.
 

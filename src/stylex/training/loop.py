@@ -96,19 +96,6 @@ def images_to_tensor(u8: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------- helpers
-def resolve_device(name: str, info: distributed.DistInfo) -> torch.device:
-    """``auto`` -> the local GPU when there is one, else the CPU."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise StylexError(f"--device {name} was asked for but no CUDA GPU is available; use --device cpu")
-        if name == "cuda":
-            name = f"cuda:{info.local_rank}"
-        torch.cuda.set_device(torch.device(name))
-    return torch.device(name)
-
-
 def make_adam(params, lr: float, betas: tuple[float, float], reg_interval: int) -> torch.optim.Adam:
     """Adam with the lazy-regularisation correction of StyleGAN2 (lr and betas scaled by N/(N+1))."""
     ratio = reg_interval / (reg_interval + 1) if reg_interval > 0 else 1.0
@@ -195,7 +182,7 @@ def train(cfg: TrainConfig, data: DataSpec, classifier_path: str | Path | None, 
     elif ckpt_path.is_file():
         raise StylexError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
     cfg.validate()
-    device = resolve_device(cfg.device, info)
+    device = distributed.resolve_device(cfg.device, info)
     torch.manual_seed(cfg.seed + info.rank)
     np.random.seed(cfg.seed + info.rank)
 
