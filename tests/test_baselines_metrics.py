@@ -129,6 +129,8 @@ def test_flip_rate_partial_and_repeats():
     assert rep.rates == [1.0, 0.0, 0.0] and rep.n_images == 30
     assert rep.mean == pytest.approx(1 / 3) and rep.std == pytest.approx(np.std([1.0, 0, 0]))
     assert rep.as_dict()["curve"] == [pytest.approx(1 / 3)]
+    # the 10 class-0 images all flip, the 20 class-1 images none: the split says which way flips go
+    assert rep.as_dict()["by_base_class"] == {"0": {"n": 10, "rate": 1.0}, "1": {"n": 20, "rate": 0.0}}
     with pytest.raises(StylexError):
         flip_rate_repeats(G, C, lat, attrs, 1, smin, smax, num_repeats=31)
 
@@ -162,3 +164,11 @@ def test_reconstruction_metrics():
     p = torch.softmax(lo, 1)[:, 0] - torch.softmax(lr, 1)[:, 0]
     assert m["prob_gap"] == pytest.approx(float(p.abs().mean()), abs=1e-6)
     assert reconstruction_metrics(x, y, lo, lr)["lpips"] is None
+    # originals: classes 0, 1, 0, 0 (a tie goes to 0); reconstructions: 0, 0, 0, 0
+    assert m["agreement_by_class"] == {"0": {"n": 3, "agreement": 1.0}, "1": {"n": 1, "agreement": 0.0}}
+    assert m["balanced_agreement"] == pytest.approx(0.5)
+    assert "accuracy_orig" not in m
+    m = reconstruction_metrics(x, y, lo, lr, labels=torch.tensor([0, 1, 1, -1]))
+    assert m["accuracy_orig"] == pytest.approx(2 / 3) and m["accuracy_recon"] == pytest.approx(1 / 3)
+    with pytest.raises(StylexError, match="2 labels for 4 images"):
+        reconstruction_metrics(x, y, lo, lr, labels=torch.tensor([0, 1]))

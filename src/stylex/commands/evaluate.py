@@ -44,7 +44,11 @@ def run(args) -> int:
             print(f"  {name:8s} {fr['mean']:.3f} +/- {fr['std']:.3f}  (n={fr['n_images']})")
     r = m["reconstruction"]
     lp = "n/a" if r["lpips"] is None else f"{r['lpips']:.3f}"
-    print(f"reconstruction: LPIPS {lp}, L1 {r['l1']:.3f}, class agreement {r['class_agreement']:.3f}")
+    print(f"reconstruction: LPIPS {lp}, L1 {r['l1']:.3f}, class agreement {r['class_agreement']:.3f} "
+          f"(balanced over classes: {_fmt(r.get('balanced_agreement'))})")
+    if r.get("accuracy_orig") is not None:
+        print(f"classifier accuracy on the held-out originals {r['accuracy_orig']:.3f}, "
+              f"on their reconstructions {_fmt(r.get('accuracy_recon'))}")
     gt = m.get("ground_truth")
     if gt:
         for name in METHODS:
@@ -54,3 +58,7 @@ def run(args) -> int:
                       f"causal coverage {s['causal_coverage']:.2f}, main factors {s['main_factors']}")
     print(f"metrics: {args.out}/metrics.json")
     return 0
+
+
+def _fmt(v) -> str:
+    return "n/a" if v is None else f"{v:.3f}"

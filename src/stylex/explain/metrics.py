@@ -132,11 +132,13 @@ class FlipRateSummary:
     n_images: int              # all repeats together
     curve: list[float]         # mean over repeats, k = 1..top_k
     rates: list[float]         # one per repeat
+    by_base_class: dict[str, dict] | None = None  # {b: {"n": images with base class b, "rate": their flip rate}}, pooled
 
     def as_dict(self) -> dict:
-        """The ``metrics.json`` record: mean, std, n_images, curve (and the per-repeat rates)."""
+        """The ``metrics.json`` record: mean, std, n_images, curve, the per-repeat rates and the
+        flip rate per base class (pooled over repeats: it shows which way the flips go)."""
         return {"mean": self.mean, "std": self.std, "n_images": self.n_images, "curve": self.curve,
-                "rates": self.rates}
+                "rates": self.rates, "by_base_class": self.by_base_class}
 
 
 def flip_rate_repeats(generator, classifier, latents: torch.Tensor, attributes: Sequence[Attribute], k: int,
@@ -161,16 +163,21 @@ def flip_rate_repeats(generator, classifier, latents: torch.Tensor, attributes: 
                for part in np.array_split(np.arange(len(latents)), num_repeats)]
     rates = np.array([r.rate for r in results])
     curves = np.array([r.curve for r in results])                                     # [R, k]
+    base = np.concatenate([r.base_class for r in results])
+    flipped = np.concatenate([r.flipped for r in results])
+    by_class = {str(int(b)): {"n": int((base == b).sum()), "rate": float(flipped[base == b].mean())}
+                for b in np.unique(base)}
     return FlipRateSummary(mean=float(rates.mean()), std=float(rates.std(ddof=0)),
                            n_images=int(sum(r.n_images for r in results)),
-                           curve=[float(c) for c in curves.mean(axis=0)], rates=[float(r) for r in rates])
+                           curve=[float(c) for c in curves.mean(axis=0)], rates=[float(r) for r in rates],
+                           by_base_class=by_class)
 
 
 @torch.no_grad()
 def reconstruction_metrics(images: torch.Tensor, recon: torch.Tensor, logits_orig: torch.Tensor,
                            logits_recon: torch.Tensor,
                            lpips_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-                           batch_size: int = 32) -> dict:
+                           batch_size: int = 32, labels: torch.Tensor | None = None) -> dict:
     """How well the generator reconstructs images and keeps the classifier's opinion.
 
     Args:
@@ -178,21 +185,46 @@ def reconstruction_metrics(images: torch.Tensor, recon: torch.Tensor, logits_ori
         logits_orig, logits_recon: ``[N, K]`` classifier logits on each.
         lpips_fn: optional ``(x, y) -> [N]`` perceptual distance (e.g. ``stylex.models.lpips.LPIPS``).
         batch_size: images per lpips call.
+        labels: optional ``[N]`` true labels (-1 = unknown): adds the classifier's accuracy on the
+            originals and on the reconstructions.
 
     Returns:
         ``{"lpips": mean or None, "l1": mean |x - x'| (pixel units of [-1, 1]),
         "class_agreement": fraction with the same argmax, "prob_gap": mean total-variation distance
-        0.5 * sum_c |p_c - p'_c| between the softmax outputs (for two classes: |p_0 - p'_0|)}``.
+        0.5 * sum_c |p_c - p'_c| between the softmax outputs (for two classes: |p_0 - p'_0|),
+        "agreement_by_class": ``{c: {"n": images the classifier puts in c, "agreement": fraction of
+        their reconstructions it also puts in c}}`` for every class c, "balanced_agreement": the mean
+        of those fractions over classes with images (a classifier that calls everything one class
+        cannot hide a failure on the other behind it)}``; with ``labels`` also
+        ``"accuracy_orig"`` and ``"accuracy_recon"`` (over the labelled images, None when there are none).
     """
     if images.shape != recon.shape or len(logits_orig) != len(images) or logits_orig.shape != logits_recon.shape:
         raise StylexError(f"reconstruction metrics: shapes {tuple(images.shape)}, {tuple(recon.shape)}, "
                           f"{tuple(logits_orig.shape)}, {tuple(logits_recon.shape)} do not match")
     l1 = float((images.float() - recon.float()).abs().mean())
-    agree = float((logits_orig.argmax(1) == logits_recon.argmax(1)).float().mean())
+    pred_o, pred_r = logits_orig.argmax(1).cpu(), logits_recon.argmax(1).cpu()
+    agree = float((pred_o == pred_r).float().mean())
+    by_class = {}
+    for c in range(logits_orig.shape[1]):
+        sel = pred_o == c
+        n = int(sel.sum())
+        by_class[str(c)] = {"n": n, "agreement": float((pred_r[sel] == c).float().mean()) if n else None}
+    seen = [v["agreement"] for v in by_class.values() if v["n"]]
+    balanced = float(np.mean(seen)) if seen else None
     gap = float(0.5 * (F.softmax(logits_orig.float(), 1) - F.softmax(logits_recon.float(), 1)).abs().sum(1).mean())
     lp = None
     if lpips_fn is not None:
         vals = [lpips_fn(images[i:i + batch_size], recon[i:i + batch_size]).reshape(-1).float().cpu()
                 for i in range(0, len(images), batch_size)]
         lp = float(torch.cat(vals).mean())
-    return {"lpips": lp, "l1": l1, "class_agreement": agree, "prob_gap": gap}
+    out = {"lpips": lp, "l1": l1, "class_agreement": agree, "prob_gap": gap, "agreement_by_class": by_class,
+           "balanced_agreement": balanced}
+    if labels is not None:
+        if len(labels) != len(images):
+            raise StylexError(f"reconstruction metrics: {len(labels)} labels for {len(images)} images")
+        lab = torch.as_tensor(labels).cpu()
+        known = lab >= 0
+        n = int(known.sum())
+        out["accuracy_orig"] = float((pred_o[known] == lab[known]).float().mean()) if n else None
+        out["accuracy_recon"] = float((pred_r[known] == lab[known]).float().mean()) if n else None
+    return out

@@ -300,7 +300,8 @@ def _reconstruction(run, cfg: EvalConfig, data, lpips) -> dict[str, Any]:
         parts["lo"].append(run.classify(x))
         parts["lr"].append(run.classify(r))
     cat = {k: torch.cat(v) for k, v in parts.items()}
-    res = reconstruction_metrics(cat["x"], cat["r"], cat["lo"], cat["lr"], lpips_fn=lp, batch_size=cfg.batch_size)
+    res = reconstruction_metrics(cat["x"], cat["r"], cat["lo"], cat["lr"], lpips_fn=lp, batch_size=cfg.batch_size,
+                                 labels=torch.as_tensor(ds.labels[ids]))
     res["n_images"] = int(len(ids))
     return res
 
