@@ -245,7 +245,8 @@ def train_classifier(cfg: ClassifierTrainConfig, progress: bool = True,
 
     Args:
         cfg: the settings (validated before any work).
-        progress: show a tqdm bar per epoch with running loss and accuracy.
+        progress: show a tqdm bar per epoch with running loss and accuracy (the one-line epoch
+            summary is printed either way).
         datasets: ``(train, val)`` datasets to use instead of opening ``cfg.data`` (each with
             ``class_names``, ``labels``, ``__len__`` and ``__getitem__ -> (image [3, H, W] in [-1, 1], label)``).
         command: the command line that asked for this run, recorded in the checkpoint and ``metrics.json``.
@@ -347,9 +348,9 @@ def train_classifier(cfg: ClassifierTrainConfig, progress: bool = True,
                "val_per_class_accuracy": val["per_class_accuracy"], "lr": opt.param_groups[0]["lr"],
                "seconds": time.perf_counter() - t_epoch}
         history.append(row)
-        if progress:
-            print(f"epoch {epoch}: train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.3f} | "
-                  f"val acc {val['accuracy']:.4f} balanced {val['balanced_accuracy']:.4f}", flush=True)
+        # one line per epoch even without the bar, so that logs of background runs show progress
+        print(f"epoch {epoch}: train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.3f} | "
+              f"val acc {val['accuracy']:.4f} balanced {val['balanced_accuracy']:.4f}", flush=True)
         if best is None or val["balanced_accuracy"] > best["balanced_accuracy"]:
             best = dict(val, epoch=epoch)
             save_classifier(ckpt_path, adapter, clf_cfg, extra={
