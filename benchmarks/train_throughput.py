@@ -7,7 +7,7 @@ with ``torch.utils.flop_counter.FlopCounterMode`` over whole steps (both paths; 
 excluded: they cannot be counted this way and add a few percent), so "utilisation" is the implied
 fraction of the device's peak.
 
-    python benchmarks/train_throughput.py --preset cpu --device cpu
+    python benchmarks/train_throughput.py --preset cpu --device cpu --breakdown
     python benchmarks/train_throughput.py --preset paper64 --device cuda --batch 64
 """
 
@@ -46,6 +46,37 @@ def build(preset: str, batch: int, device: torch.device, lpips: bool, precision:
     return cfg, G, E, D, StylexLoss(G, E, D, clf, cfg.losses, lp, cfg.z_dim), opts
 
 
+def network_costs(cfg, G, E, D, loss, batch: int, device: torch.device) -> dict[str, tuple[float, float]]:
+    """GFLOP per image of each network called alone: ``{name: (forward, forward + backward)}``.
+
+    Backward is taken with respect to the parameters and the input (the classifier's and LPIPS's
+    parameters are frozen, so theirs is input-only, as in training). With the number of calls per
+    step (see the printed note) this says where a training step's arithmetic goes.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    def count(fn) -> float:
+        counter = FlopCounterMode(display=False)
+        with counter:
+            fn()
+        return counter.get_total_flops() / batch / 1e9
+
+    res = cfg.resolution
+    lat = torch.randn(batch, cfg.w_dim + 2, device=device, requires_grad=True)
+    x = (torch.rand(batch, 3, res, res, device=device) * 2 - 1).requires_grad_(True)
+    probs = torch.full((batch, 2), 0.5, device=device)
+    calls = {"G (synthesis)": lambda: G(lat), "E": lambda: E(x), "D": lambda: D(x, probs),
+             "classifier": lambda: loss.C(x)}
+    if loss.lpips is not None:
+        calls["LPIPS"] = lambda: loss._lpips(x, x.detach())
+    for net in (G, E, D):                       # the training loop toggles these; count with parameter grads
+        net.requires_grad_(True)
+    out = {name: (count(fn), count(lambda: fn().float().sum().backward())) for name, fn in calls.items()}
+    for net in (G, E, D):
+        net.zero_grad(set_to_none=True)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", default="cpu", choices=["tiny", "cpu", "paper64", "paper256"])
@@ -58,6 +89,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--classifier-width", type=float, default=1.0, help="MobileNetV2 width of the classifier")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     p.add_argument("--peak-tflops", type=float, default=None, help="device peak for the utilisation figure")
+    p.add_argument("--breakdown", action="store_true",
+                   help="also print each network's GFLOP/image alone (where a step's arithmetic goes)")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -122,6 +155,12 @@ def main(argv: list[str] | None = None) -> None:
     print(f"images/s: {img_s:.1f}")
     print(f"sec/kimg: {1000 / img_s:.1f}")
     print(f"peak memory GB: {peak_mem:.2f}")
+    if args.breakdown:
+        print("GFLOP/image of each network alone (forward | forward + backward); per step the encoder path calls "
+              "E twice (real, and fake for the latent loss), G once, D three times (fake for G; fake and real "
+              "for D), the classifier twice (real: no grad; fake), LPIPS once; the mapping path drops E and LPIPS")
+        for name, (fwd, both) in network_costs(cfg, G, E, D, loss, batch, device).items():
+            print(f"  {name:14s} {fwd:7.3f} | {both:7.3f}")
     achieved = img_s * flops_per_image / 1e12
     util = f", utilisation {100 * achieved / peak:.1f}% of {peak:.0f} TFLOP/s" if peak else ""
     print(f"achieved TFLOP/s: {achieved:.3f}{util}")
