@@ -122,6 +122,25 @@ def test_train_writes_run_and_resume_is_bit_identical(tmp_path, classifier_file)
     _assert_same_weights(_state(straight), _state(split))
 
 
+def test_time_budget_stops_at_a_tick_with_a_checkpoint_and_resume_is_bit_identical(tmp_path, classifier_file):
+    """--max-minutes: stop at the first tick past the budget, checkpoint (even off the snapshot
+    schedule), and a resumed run ends where an uninterrupted one does."""
+    from stylex.training.loop import train
+
+    cfg = tiny_cfg(snapshot_ticks=100)               # no scheduled checkpoint before the end
+    straight = tmp_path / "straight"
+    train(cfg, synthetic_spec(), classifier_file, straight, progress=False)
+    budget = tmp_path / "budget"
+    stats = train(cfg, synthetic_spec(), classifier_file, budget, progress=False, max_minutes=1e-6)
+    assert stats["stopped_early"] and stats["kimg"] == pytest.approx(0.008)
+    assert _state(budget)["counters"]["cur_nimg"] == 8
+    stats = train(cfg, synthetic_spec(), None, budget, resume=True, progress=False)
+    assert "stopped_early" not in stats and stats["kimg"] == pytest.approx(0.016)
+    _assert_same_weights(_state(straight), _state(budget))
+    with pytest.raises(StylexError, match="--max-minutes"):
+        train(cfg, synthetic_spec(), classifier_file, tmp_path / "x", progress=False, max_minutes=0)
+
+
 def test_existing_run_needs_resume(tmp_path, classifier_file):
     from stylex.training.loop import train
 

@@ -36,6 +36,9 @@ def register(subparsers) -> None:
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--precision", choices=["auto", "bf16", "fp32"])
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile the networks")
+    p.add_argument("--max-minutes", type=float,
+                   help="stop at the first tick after this many minutes of wall time, with a checkpoint; "
+                        "continue later with --resume (for machines that limit a command's time)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -61,7 +64,7 @@ def run(args) -> int:
         raise StylexError("--classifier is required (a classifier.pt from `stylex train-classifier`)")
     data = data_spec_from_args(args, resolution=cfg.resolution) if args.data else DataSpec(path=None)
     stats = train(cfg, data, args.classifier, args.out, resume=args.resume, progress=not args.no_progress,
-                  command=args.command_line)
+                  command=args.command_line, max_minutes=args.max_minutes)
     print(f"run directory: {args.out}")
     if stats:
         print(f"last tick: kimg {stats['kimg']:.3f}, " + ", ".join(

@@ -96,6 +96,19 @@ def broadcast_module(module: torch.nn.Module, info: DistInfo) -> None:
         dist.broadcast(t.data, src=0)
 
 
+def any_process(flag: bool, info: DistInfo, device: torch.device) -> bool:
+    """True on every process when ``flag`` is true on any of them (one small all-reduce).
+
+    Used for decisions each process could take differently (a wall-clock budget), which must agree
+    or the processes would wait for each other forever.
+    """
+    if info.world_size <= 1:
+        return bool(flag)
+    t = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item() > 0)
+
+
 def barrier(info: DistInfo) -> None:
     """Wait for every process (no-op in a single process)."""
     if info.world_size > 1:

@@ -155,7 +155,8 @@ def read_run_config(out: Path) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- training
 def train(cfg: TrainConfig, data: DataSpec, classifier_path: str | Path | None, out_dir: str | Path,
-          resume: bool = False, progress: bool = True, command: list[str] | None = None) -> dict[str, Any]:
+          resume: bool = False, progress: bool = True, command: list[str] | None = None,
+          max_minutes: float | None = None) -> dict[str, Any]:
     """Train StylEx and return the last tick's statistics.
 
     Args:
@@ -168,7 +169,14 @@ def train(cfg: TrainConfig, data: DataSpec, classifier_path: str | Path | None, 
             ``kimg`` which may be raised to extend the run.
         progress: show a progress bar.
         command: the command line, recorded in ``config.json``.
+        max_minutes: wall-clock budget of this call (setup included): at the first tick boundary after
+            it, write a checkpoint and return (``stopped_early`` is then true in the returned statistics);
+            ``--resume`` continues. For machines that limit how long one command may run. Not stored in
+            the run's configuration: it belongs to this sitting only.
     """
+    t_call = time.time()
+    if max_minutes is not None and max_minutes <= 0:
+        raise StylexError(f"--max-minutes {max_minutes}: give a positive number of minutes")
     out = Path(out_dir)
     ckpt_path = out / CHECKPOINT_NAME
     info = distributed.init_distributed("cuda" if cfg.device.startswith("cuda") or
@@ -332,8 +340,20 @@ def train(cfg: TrainConfig, data: DataSpec, classifier_path: str | Path | None, 
                         _save_samples(out, counters.cur_nimg, images_u8[sample_idx], sample_z, G_ema, E,
                                       classifier, class_names, device)
                 # no checkpoint while steps are failing: the last good one stays on disk
-                if (counters.tick % cfg.snapshot_ticks == 0 or done) and counters.nonfinite_streak == 0:
+                snapshot = counters.tick % cfg.snapshot_ticks == 0 or done
+                if snapshot and counters.nonfinite_streak == 0:
                     checkpoint()
+                if max_minutes is not None and not done and distributed.any_process(
+                        time.time() - t_call >= max_minutes * 60, info, device):
+                    if not snapshot and counters.nonfinite_streak == 0:
+                        checkpoint()
+                    last["stopped_early"] = True
+                    if info.is_main:
+                        bar.close()
+                        print(f"time budget of {max_minutes:g} min reached at kimg {counters.cur_nimg / 1000:.3f}: "
+                              f"checkpoint written to {ckpt_path}; continue with `stylex train --out {out} --resume`",
+                              file=sys.stderr)
+                    break
                 tick_start_nimg, tick_start_time = counters.cur_nimg, time.time()
                 if device.type == "cuda":
                     torch.cuda.reset_peak_memory_stats(device)
