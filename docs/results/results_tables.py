@@ -50,6 +50,16 @@ def _last_stats(run: Path) -> dict:
     return json.loads(lines[-1]) if lines else {}
 
 
+def _checkpoint_kimg(run: Path) -> float | None:
+    """Training length in the checkpoint (a run stopped mid-tick is longer than its last stats row)."""
+    path = run / "checkpoint.pt"
+    if not path.is_file():
+        return None
+    import torch
+
+    return torch.load(path, map_location="cpu", weights_only=True)["counters"]["cur_nimg"] / 1000
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--task", action="append", required=True,
@@ -94,13 +104,13 @@ def main() -> None:
               f"| {_f(rec.get('class_agreement'), 2)} | {_f(rec.get('balanced_agreement'), 2)} "
               f"| {_f(rec.get('accuracy_orig'))} / {_f(rec.get('accuracy_recon'))} |")
 
-    print("\n| task | classifier val accuracy (balanced) | training paths | kimg | s/kimg (last tick) "
+    print("\n| task | classifier val accuracy (balanced) | training paths | kimg (checkpoint) | s/kimg (last tick) "
           "| training class agreement (last tick) |")
     print("|---|---|---|---|---|---|")
     for r in rows:
         c, s = r["clf"] or {}, r["stats"]
         print(f"| {r['label']} | {_f(c.get('val_accuracy'))} ({_f(c.get('val_balanced_accuracy'))}) "
-              f"| {r['train'].get('paths', '-')} | {_f(s.get('kimg'), 1)} | {_f(s.get('sec_per_kimg'), 0)} "
+              f"| {r['train'].get('paths', '-')} | {_f(_checkpoint_kimg(r['run']), 1)} | {_f(s.get('sec_per_kimg'), 0)} "
               f"| {_f(s.get('class_agreement'), 2)} |")
 
 
