@@ -52,12 +52,34 @@ def test_evaluate_metrics_schema(attfind_dir, tiny_run, tmp_path):
         assert len(fr["curve"]) == 3 and len(fr["rates"]) == 2 and fr["n_images"] == 6
         assert fr["std"] == pytest.approx(float(np.std(fr["rates"])))
     rec = m["reconstruction"]
-    assert {"lpips", "l1", "class_agreement", "prob_gap", "n_images"} <= set(rec) and rec["n_images"] == 4
+    assert {"lpips", "l1", "class_agreement", "prob_gap", "n_images", "balanced_agreement", "agreement_by_class",
+            "accuracy_orig", "accuracy_recon"} <= set(rec) and rec["n_images"] == 4
+    assert sum(v["n"] for v in rec["agreement_by_class"].values()) == 4
+    if fr is not None:
+        assert sum(v["n"] for v in fr["by_base_class"].values()) == 6
     gt = m["ground_truth"]
     assert set(gt["causal_factors"]) == {"object_hue", "accessory"}
     for name in ("attfind", "random"):
         assert 0 <= gt[name]["causal_fraction"] <= 1 and len(gt["attributes"][name]) <= 2
     assert (tiny_run / "factor_probe.pt").is_file()
+
+
+def test_cli_evaluate_says_why_a_method_has_no_rate(attfind_dir, tiny_run, tmp_path, capsys):
+    """An empty Wu list (too few confident AttFind images) is reported with the reason, not dropped."""
+    import shutil
+
+    af = tmp_path / "af"
+    shutil.copytree(attfind_dir, af)
+    doc = json.loads((af / "attributes.json").read_text())
+    doc["baselines"]["wu"] = []
+    (af / "attributes.json").write_text(json.dumps(doc))
+    rc = main(["evaluate", "--run", str(tiny_run), "--attributes", str(af), "--out", str(tmp_path / "e"),
+               "--top-k", "2", "--repeats", "2", "--test-images", "4", "--recon-images", "4", "--no-progress",
+               "--device", "cpu"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "no wu attributes" in out and "use more --num-images" in out
+    assert "balanced over classes" in out
+    assert json.loads((tmp_path / "e" / "metrics.json").read_text())["flip_rate"]["wu"] is None
 
 
 def test_evaluation_images_are_disjoint_from_attfind(attfind_dir, tiny_run):

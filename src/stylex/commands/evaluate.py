@@ -42,6 +42,9 @@ def run(args) -> int:
         fr = m["flip_rate"].get(name)
         if fr:
             print(f"  {name:8s} {fr['mean']:.3f} +/- {fr['std']:.3f}  (n={fr['n_images']})")
+        else:
+            print(f"  {name:8s} -  (no {name} attributes in {args.attributes}/attributes.json; for Wu et al. this "
+                  "means fewer than 2 AttFind images had p > 0.9 for a class: use more --num-images)")
     r = m["reconstruction"]
     lp = "n/a" if r["lpips"] is None else f"{r['lpips']:.3f}"
     print(f"reconstruction: LPIPS {lp}, L1 {r['l1']:.3f}, class agreement {r['class_agreement']:.3f} "
