@@ -64,7 +64,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--task", action="append", required=True,
                     metavar="LABEL=RUN[:CLASSIFIER_DIR[:EVAL_DIR[:EVAL_RANDOM_DIR]]]",
-                    help="a row: label, run folder, classifier training folder, evaluation folders")
+                    help="a row: label (without '='), run folder, classifier training folder, evaluation folders")
     args = ap.parse_args()
     rows = []
     for spec in args.task:
