@@ -10,6 +10,13 @@
 # Environment: PRESET (default cpu), RES (default 32), NIMG (AttFind images, default 48), CLF_ARGS (extra
 # `stylex train-classifier` options), DEVICE (default auto).
 #
+# The analysis steps run on whatever training reached within MINUTES. On a machine that limits one command to
+# 10 minutes (the GPU machines), train first in sittings, then run this script once the run has reached KIMG
+# (its training step then returns at once):
+#   stylex train --data DATA --attribute A --classifier runs/clf-NAME/classifier.pt --out runs/NAME \
+#     --preset paper64 --kimg KIMG --max-minutes 9                    # first sitting
+#   stylex train --out runs/NAME --resume --kimg KIMG --max-minutes 9  # every further sitting
+#
 # The RESULTS.md runs, on 2 CPU cores with OMP_NUM_THREADS=1 and two tasks at a time:
 #   docs/results/run_task.sh catsdogs32 ../shared/data/catsdogs-5k - 42 60
 #   CLF_ARGS="--balance loss" docs/results/run_task.sh eyeglasses32 ../shared/data/celeba-10k Eyeglasses 42 60
