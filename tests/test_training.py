@@ -122,7 +122,8 @@ def test_train_writes_run_and_resume_is_bit_identical(tmp_path, classifier_file)
     _assert_same_weights(_state(straight), _state(split))
 
 
-def test_time_budget_stops_at_a_tick_with_a_checkpoint_and_resume_is_bit_identical(tmp_path, classifier_file):
+def test_time_budget_stops_at_a_tick_with_a_checkpoint_and_resume_is_bit_identical(tmp_path, classifier_file,
+                                                                                     capsys):
     """--max-minutes: stop at the first tick past the budget, checkpoint (even off the snapshot
     schedule), and a resumed run ends where an uninterrupted one does."""
     from stylex.training.loop import train
@@ -137,6 +138,10 @@ def test_time_budget_stops_at_a_tick_with_a_checkpoint_and_resume_is_bit_identic
     stats = train(cfg, synthetic_spec(), None, budget, resume=True, progress=False)
     assert "stopped_early" not in stats and stats["kimg"] == pytest.approx(0.016)
     _assert_same_weights(_state(straight), _state(budget))
+    from stylex.cli import main
+
+    assert main(["train", "--out", str(budget), "--resume", "--no-progress"]) == 0   # already complete
+    assert "nothing to train" in capsys.readouterr().out
     with pytest.raises(StylexError, match="--max-minutes"):
         train(cfg, synthetic_spec(), classifier_file, tmp_path / "x", progress=False, max_minutes=0)
 

@@ -17,7 +17,9 @@ def register(subparsers) -> None:
     p.add_argument("--preset", default="cpu", choices=["tiny", "cpu", "paper64", "paper256"],
                    help="starting configuration; the options below override it")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    p.add_argument("--kimg", type=float, help="length in thousands of images (default: the preset's)")
+    p.add_argument("--kimg", type=float,
+                   help="length in thousands of images (default: the preset's; with --resume: the run's own, "
+                        "so pass it only to extend the run)")
     p.add_argument("--batch", type=int, dest="batch_size", help="images per step over all processes")
     p.add_argument("--batch-gpu", type=int, help="images per forward pass and process (gradient accumulation)")
     p.add_argument("--resolution", type=int, help="image size (power of two, 32..256)")
@@ -50,8 +52,15 @@ def run(args) -> int:
     from ..training.loop import train
 
     lr = args.lr
+    kimg = args.kimg
+    if args.resume and kimg is None:  # keep the run's own length, not the preset's default
+        from pathlib import Path
+
+        from ..training.loop import read_run_config
+
+        kimg = read_run_config(Path(args.out))["train"]["kimg"]
     cfg = resolve_config(
-        args.preset, kimg=args.kimg, batch_size=args.batch_size, batch_gpu=args.batch_gpu,
+        args.preset, kimg=kimg, batch_size=args.batch_size, batch_gpu=args.batch_gpu,
         resolution=args.resolution, lr_g=lr, lr_e=lr, lr_d=lr, paths=args.paths,
         mapping_every=args.mapping_every, rec_lpips_weight=args.lpips_weight, lpips_weights=args.lpips_weights,
         r1_gamma=args.r1_gamma, pl_weight=args.pl_weight, ema_kimg=args.ema_kimg, tick_kimg=args.tick_kimg,
@@ -66,7 +75,9 @@ def run(args) -> int:
     stats = train(cfg, data, args.classifier, args.out, resume=args.resume, progress=not args.no_progress,
                   command=args.command_line, max_minutes=args.max_minutes)
     print(f"run directory: {args.out}")
-    if stats:
+    if not stats:
+        print("nothing to train: the run has already reached its length; raise --kimg to extend it")
+    else:
         print(f"last tick: kimg {stats['kimg']:.3f}, " + ", ".join(
             f"{k}={v:.4f}" for k, v in stats.items() if k.startswith(("G_rec", "G_cls", "class_")))
         )
