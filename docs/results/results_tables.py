@@ -43,21 +43,19 @@ def _f(v, digits: int = 3) -> str:
 
 
 def _last_stats(run: Path) -> dict:
+    from stylex.report.figures import read_stats
+
     path = run / "stats.jsonl"
-    if not path.is_file():
-        return {}
-    lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
-    return json.loads(lines[-1]) if lines else {}
+    rows = read_stats(path) if path.is_file() else []
+    return rows[-1] if rows else {}
 
 
 def _checkpoint_kimg(run: Path) -> float | None:
     """Training length in the checkpoint (a run stopped mid-tick is longer than its last stats row)."""
-    path = run / "checkpoint.pt"
-    if not path.is_file():
-        return None
-    import torch
+    from stylex.training.checkpoint import CHECKPOINT_NAME, safe_load
 
-    return torch.load(path, map_location="cpu", weights_only=True)["counters"]["cur_nimg"] / 1000
+    path = run / CHECKPOINT_NAME
+    return safe_load(path)["counters"]["cur_nimg"] / 1000 if path.is_file() else None
 
 
 def main() -> None:

@@ -46,8 +46,7 @@ def run(args) -> int:
             print(f"  {name:8s} -  (no {name} attributes in {args.attributes}/attributes.json; for Wu et al. this "
                   "means fewer than 2 AttFind images had p > 0.9 for a class: use more --num-images)")
     r = m["reconstruction"]
-    lp = "n/a" if r["lpips"] is None else f"{r['lpips']:.3f}"
-    print(f"reconstruction: LPIPS {lp}, L1 {r['l1']:.3f}, class agreement {r['class_agreement']:.3f} "
+    print(f"reconstruction: LPIPS {_fmt(r['lpips'])}, L1 {r['l1']:.3f}, class agreement {r['class_agreement']:.3f} "
           f"(balanced over classes: {_fmt(r.get('balanced_agreement'))})")
     if r.get("accuracy_orig") is not None:
         print(f"classifier accuracy on the held-out originals {r['accuracy_orig']:.3f}, "
