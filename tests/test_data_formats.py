@@ -242,3 +242,21 @@ def test_cli_data_json(tmp_path, capsys, stylex_cache):
     assert main(["data", "--data", str(root), "--attribute", "Nope"]) == 2
     assert "valid names" in capsys.readouterr().err
     assert not stylex_cache.exists()   # inspecting decodes nothing
+
+
+def test_no_progress_also_silences_the_decode_bar(tmp_path, capfd, stylex_cache):
+    """`--no-progress` reaches the first decode of a data set (it used to draw a bar into background logs)."""
+    root = tmp_path / "afhq"
+    for split, n in (("train", 4), ("val", 2)):
+        for cls, colour in (("dog", (0, 255, 0)), ("cat", (255, 0, 0))):
+            for i in range(n):
+                solid(root / split / cls / f"{cls}{i}.png", colour)
+    base = ["train-classifier", "--data", str(root), "--resolution", "16", "--epochs", "1", "--batch-size", "4",
+            "--pretrained", "none", "--width-mult", "0.25", "--device", "cpu", "--workers", "0"]
+    assert main(base + ["--out", str(tmp_path / "quiet"), "--no-progress"]) == 0
+    assert "decoding" not in capfd.readouterr().err
+    for f in stylex_cache.rglob("*"):   # decode again, this time with the bar
+        if f.is_file():
+            f.unlink()
+    assert main(base + ["--out", str(tmp_path / "loud")]) == 0
+    assert "decoding" in capfd.readouterr().err

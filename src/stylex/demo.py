@@ -104,7 +104,7 @@ def run_demo(out_dir: str | Path, quick: bool = False, device: str = "auto", pro
                        str(paths["run"]), "--preset", cfg.stylex_preset, "--kimg", str(cfg.stylex_kimg)])
 
     stage("StylEx training", run_done, train_stylex)
-    run = load_run(paths["run"], device=device)
+    run = load_run(paths["run"], device=device, progress=progress)
     stage("AttFind", (paths["attfind"] / "attributes.json").is_file(), lambda: run_attfind(
         run, paths["attfind"], AttFindConfig(num_images=cfg.attfind_images), progress=progress,
         command=["stylex", "attfind", "--run", str(paths["run"]), "--out", str(paths["attfind"]),

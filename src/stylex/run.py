@@ -45,6 +45,7 @@ class Run:
     D: torch.nn.Module
     classifier: ClassifierAdapter
     device: torch.device
+    progress: bool = True  # progress bars while decoding a data split into the cache
 
     # ------------------------------------------------------------------ properties
     @property
@@ -119,7 +120,8 @@ class Run:
     def dataset(self, split: str = "val", data: DataSpec | None = None):
         """The run's data set (or ``data``) at the run's resolution, for the given split."""
         spec = data or self.data_spec
-        return open_dataset(dataclasses.replace(spec, split=split, resolution=self.resolution))
+        return open_dataset(dataclasses.replace(spec, split=split, resolution=self.resolution),
+                            progress=self.progress)
 
     def load_images(self, n: int, split: str = "val", offset: int = 0, data: DataSpec | None = None,
                     seed: int | None = None) -> torch.Tensor:
@@ -133,12 +135,13 @@ class Run:
         return images_to_tensor(u8[idx], self.device)
 
 
-def load_run(path: str | Path, device: str | torch.device = "cpu") -> Run:
+def load_run(path: str | Path, device: str | torch.device = "cpu", progress: bool = True) -> Run:
     """Load a StylEx run directory written by ``stylex train``.
 
     Args:
         path: the run directory (with ``config.json``, ``checkpoint.pt`` and ``classifier.pt``).
         device: where to put the networks.
+        progress: show progress bars when a data split is decoded for the first time.
 
     Returns:
         A :class:`Run` in eval mode with the EMA generator as ``G``.
@@ -159,4 +162,5 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> Run:
         m.to(device).eval()
         freeze(m)
     fold_batchnorm(classifier)  # inference only: same function, about half the CPU time
-    return Run(dir=path, config=config, G=G, E=E, D=D, classifier=classifier, device=device)
+    return Run(dir=path, config=config, G=G, E=E, D=D, classifier=classifier, device=device,
+               progress=progress)

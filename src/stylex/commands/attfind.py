@@ -40,7 +40,7 @@ def run(args) -> int:
                         precision=args.precision, seed=args.seed, discriminator_filter=args.discriminator_filter,
                         selection=SelectionConfig(num_attributes=args.num_attributes,
                                                   effect_threshold=args.effect_threshold)).validate()
-    run_ = load_run(args.run, device=resolve_device(args.device))
+    run_ = load_run(args.run, device=resolve_device(args.device), progress=not args.no_progress)
     data = data_spec_from_args(args, resolution=run_.resolution) if args.data else None
     doc = run_attfind(run_, args.out, cfg, data=data, progress=not args.no_progress,
                       command=args.command_line)

@@ -33,7 +33,7 @@ def run(args) -> int:
 
     cfg = EvalConfig(top_k=args.top_k, repeats=args.repeats, test_images=args.test_images,
                      recon_images=args.recon_images, seed=args.seed).validate()
-    run_ = load_run(args.run, device=resolve_device(args.device))
+    run_ = load_run(args.run, device=resolve_device(args.device), progress=not args.no_progress)
     data = data_spec_from_args(args, resolution=run_.resolution, split="val") if args.data else None
     m = run_evaluate(run_, args.attributes, args.out, cfg, data=data, progress=not args.no_progress,
                      command=args.command_line)

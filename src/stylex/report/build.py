@@ -415,7 +415,7 @@ def build_report(run_dir: str | Path, attfind_dir: str | Path | None = None, eva
     if eval_dir is not None:
         metrics = _read_json(Path(eval_dir) / "metrics.json", "metrics.json", "stylex evaluate")
     _log(progress, f"loading run {run_dir}")
-    run = load_run(run_dir, device=device)
+    run = load_run(run_dir, device=device, progress=progress)
     notes: dict[str, str] = {}
     clf_command = (getattr(run.classifier, "extra", None) or {}).get("command")
     commands = [c for c in [_command_text(clf_command), _command_text(run.config.get("command"))] if c]

@@ -101,11 +101,11 @@ class ClassifierTrainConfig:
         return self
 
 
-def _open_splits(cfg: ClassifierTrainConfig) -> tuple[Dataset, Dataset]:
+def _open_splits(cfg: ClassifierTrainConfig, progress: bool = True) -> tuple[Dataset, Dataset]:
     from ..data import open_dataset  # imported late: the data stage is only needed here
 
-    train = open_dataset(dataclasses.replace(cfg.data, split="train", resolution=cfg.resolution))
-    val = open_dataset(dataclasses.replace(cfg.data, split="val", resolution=cfg.resolution))
+    train = open_dataset(dataclasses.replace(cfg.data, split="train", resolution=cfg.resolution), progress)
+    val = open_dataset(dataclasses.replace(cfg.data, split="val", resolution=cfg.resolution), progress)
     return train, val
 
 
@@ -257,7 +257,7 @@ def train_classifier(cfg: ClassifierTrainConfig, progress: bool = True,
     cfg.validate()
     device = resolve_device(cfg.device)
     out = Path(cfg.out_dir)
-    train_ds, val_ds = datasets if datasets is not None else _open_splits(cfg)
+    train_ds, val_ds = datasets if datasets is not None else _open_splits(cfg, progress)
     class_names = [str(c) for c in getattr(train_ds, "class_names", [])]
     if len(class_names) < 2:
         raise StylexError(f"the training data ({_describe(cfg.data)}) has {len(class_names)} classes: a "

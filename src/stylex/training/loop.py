@@ -204,7 +204,7 @@ def train(cfg: TrainConfig, data: DataSpec, classifier_path: str | Path | None, 
     class_names = list(classifier.class_names)
     num_classes = int(classifier.num_classes)
     data = dataclasses.replace(data, resolution=cfg.resolution)
-    dataset = open_dataset(data)
+    dataset = open_dataset(data, progress=progress and info.is_main)
     images_u8 = dataset.uint8_images()  # [N, H, W, 3] uint8, memory-mapped
 
     net_cfg = NetworkConfig(**cfg.network_kwargs(num_classes))
