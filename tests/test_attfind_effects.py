@@ -188,7 +188,6 @@ def test_save_load_round_trip(tmp_path):
 
 # ------------------------------------------------------------------ the real tiny generator
 def _tiny_generator(K=2):
-    gen_mod = pytest.importorskip("stylex.models.generator")
     net_mod = pytest.importorskip("stylex.models.networks")
     cfg = net_mod.NetworkConfig(resolution=32, num_classes=K, z_dim=16, w_dim=16, mapping_layers=2,
                                 channel_base=128, channel_max=8)

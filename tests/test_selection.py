@@ -68,7 +68,7 @@ def ref_attfind(effects: np.ndarray, base_logits: np.ndarray, num_indices: int, 
                 unstable_thr: float, unstable_count: int) -> list[tuple[int, int, int, float]]:
     """Whole extraction step as in the notebook; returns [(direction, index, target_class, score)]."""
     eff = ref_filter_unstable(effects.tolist(), unstable_thr, unstable_count)
-    N, S, K = len(eff), len(eff[0][0]), len(eff[0][0][0])
+    N, K = len(eff), len(eff[0][0][0])
     classes = [_argmax(list(row)) for row in base_logits.tolist()]
     lists = {}
     for class_index in range(K):
