@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
+from pathlib import Path
 
 from . import __version__
 from .errors import StylexError
@@ -47,6 +49,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _warning_printer(command: str, default):
+    """``warnings.showwarning`` for a command: the project's own warnings (a skipped image, an
+    unlabelled file) as one plain ``stylex CMD: warning: ...`` line; everything else as Python shows it."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        try:
+            ours = Path(filename).resolve().is_relative_to(_PACKAGE_DIR)
+        except (OSError, ValueError):
+            ours = False
+        if ours and issubclass(category, UserWarning):
+            print(f"stylex {command}: warning: {message}", file=sys.stderr if file is None else file)
+        else:
+            default(message, category, filename, lineno, file, line)
+    return show
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``stylex`` console script."""
     parser = build_parser()
@@ -57,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_printer(args.command, warnings.showwarning)
+            return int(args.func(args) or 0)
     except StylexError as exc:
         print(f"stylex {args.command}: error: {exc}", file=sys.stderr)
         return 2

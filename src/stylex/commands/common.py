@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-FORMATS = ["auto", "celeba", "folders", "csv", "images", "synthetic"]
+FORMATS = ["auto", "celeba", "ffhq", "folders", "csv", "images", "synthetic"]
 
 
 def add_data_arguments(p: argparse.ArgumentParser, required: bool = True) -> None:
     """``--data``, ``--format``, ``--attribute``, ``--csv-file``, ``--skip-bad-images``, synthetic size/seed."""
     p.add_argument("--data", required=required,
-                   help="data folder (CelebA, class folders, CSV + images, plain images) or `synthetic`")
+                   help="data folder (CelebA, FFHQ, class folders, CSV + images, plain images) or `synthetic`")
     p.add_argument("--format", default="auto", choices=FORMATS, help="data format (auto-detected by default)")
-    p.add_argument("--attribute", help="CelebA attribute name (e.g. Young) or the CSV label column")
+    p.add_argument("--attribute", help="CelebA attribute name (e.g. Young), the CSV label column, or for FFHQ "
+                   "age<T (e.g. 'age<30'), gender or glasses")
     p.add_argument("--csv-file", help="csv format: the file mapping image names to labels")
     p.add_argument("--skip-bad-images", action="store_true", help="skip unreadable images (warns with the count)")
     p.add_argument("--synthetic-size", type=int, default=4000, help="images in the synthetic world (all splits)")

@@ -10,6 +10,10 @@ Formats (``DataSpec.format``; ``auto`` picks one when the layout is unambiguous)
     the attributes; class 0 is ``not_<Attr>`` (-1), class 1 is ``<Attr>`` (+1). Without an attribute
     the images are unlabelled. With ``list_eval_partition.txt`` its 0 rows are train and its 1 (val)
     and 2 (test) rows are both ``val``; without it a deterministic hash split is used.
+``ffhq``
+    NVIDIA's FFHQ folders (``images1024x1024/``, ``thumbnails128x128/`` or images named ``NNNNN.png``)
+    with its official split and, optionally, age / gender / glasses labels from the
+    ffhq-features-dataset JSON files or FFHQ-Aging's CSV (see :mod:`stylex.data.ffhq`).
 ``folders``
     one sub-folder per class (``cat/*.jpg``), optionally under ``train/`` and ``val/`` (AFHQ layout).
 ``csv``
@@ -32,16 +36,18 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import StylexError
+from . import ffhq
 from .images import is_image_file
 
-FORMATS = ("auto", "celeba", "folders", "csv", "images", "synthetic")
+FORMATS = ("auto", "celeba", "ffhq", "folders", "csv", "images", "synthetic")
 SPLITS = ("train", "val", "all")
 CELEBA_ATTR_FILE = "list_attr_celeba.txt"
 CELEBA_PARTITION_FILE = "list_eval_partition.txt"
 CELEBA_IMAGE_DIR = "img_align_celeba"
 
 EXPECTED_LAYOUTS = (
-    "expected one of: CelebA (img_align_celeba/ + list_attr_celeba.txt); class folders (<class>/*.jpg, "
+    "expected one of: CelebA (img_align_celeba/ + list_attr_celeba.txt); FFHQ (images1024x1024/ or "
+    "thumbnails128x128/, optional ffhq-features-dataset/json/ or ffhq_aging_labels.csv); class folders (<class>/*.jpg, "
     "optionally under train/ and val/); images + one *.csv mapping file names to labels (--csv-file); "
     "a folder of unlabelled images (--format images); or `synthetic`"
 )
@@ -52,8 +58,8 @@ class DataSpec:
     """Everything needed to open a data set. Round-trips through ``dataclasses.asdict`` / JSON."""
 
     path: str | None                      # None only for format="synthetic"
-    format: str = "auto"                  # auto|celeba|folders|csv|images|synthetic
-    attribute: str | None = None          # celeba attribute name; csv: label column
+    format: str = "auto"                  # auto|celeba|ffhq|folders|csv|images|synthetic
+    attribute: str | None = None          # celeba attribute name; csv: label column; ffhq: age<T|gender|glasses
     split: str = "train"                  # train|val|all
     resolution: int = 64                  # decoded image side (square)
     skip_bad_images: bool = False         # drop unreadable files (one warning) instead of stopping
@@ -179,6 +185,8 @@ def detect_format(spec: DataSpec) -> str:
         raise StylexError(f"--data {spec.path} is a file: pass a folder ({EXPECTED_LAYOUTS})")
     if (root / CELEBA_ATTR_FILE).is_file():
         return "celeba"
+    if ffhq.looks_like_ffhq(root):
+        return "ffhq"
     if spec.csv_file or _find_csv_files(root):
         return "csv"
     split_dirs = [root / s for s in ("train", "val") if (root / s).is_dir()]
@@ -202,7 +210,7 @@ def resolve_listing(spec: DataSpec) -> Listing:
     """
     validate_spec(spec)
     fmt = detect_format(spec)
-    builders = {"celeba": _celeba, "folders": _folders, "csv": _csv, "images": _images}
+    builders = {"celeba": _celeba, "ffhq": _ffhq, "folders": _folders, "csv": _csv, "images": _images}
     if fmt not in builders:
         raise StylexError(f"format {fmt!r} has no file listing")
     root = Path(spec.path).expanduser().resolve()
@@ -288,6 +296,40 @@ def _celeba(spec: DataSpec, root: Path) -> Listing:
         class_names = [f"not_{spec.attribute}", spec.attribute]
     return Listing("celeba", root, spec.split, [on_disk[n] for n in file_names], labels, class_names,
                    extra={"attributes": names, "split_source": split_source})
+
+
+# ----------------------------------------------------------------------------- ffhq
+def _ffhq(spec: DataSpec, root: Path) -> Listing:
+    folder = ffhq.image_folder(root, int(spec.resolution))
+    by_number = ffhq.numbered_images(_list_images(folder), folder)
+    if not by_number:
+        raise StylexError(f"no FFHQ images (files named 00000.png ... 69999.png) below {folder}: "
+                          f"{EXPECTED_LAYOUTS}")
+    numbers = sorted(by_number)
+    extra: dict = {"image_folder": str(folder)}
+    attr = ffhq.parse_attribute(spec.attribute)
+    labels_of: dict[int, int] = {}
+    if attr is not None:
+        source = ffhq.label_source(root)
+        if source is None:
+            raise StylexError(f"--attribute {spec.attribute} needs FFHQ labels in {root}: "
+                              f"{' or '.join(ffhq.JSON_DIRS)}/NNNNN.json (ffhq-features-dataset) or "
+                              f"{ffhq.AGING_CSV} (FFHQ-Aging); without --attribute the images are unlabelled")
+        labels_of = ffhq.read_labels(source, attr, numbers)
+        ffhq.warn_unlabelled(len(numbers) - len(labels_of), source)
+        numbers = [n for n in numbers if n in labels_of]
+        extra["label_source"] = str(source)
+    names = [_rel(by_number[n], folder) for n in numbers]
+    hashed = (_hash_split(names, spec.split, spec.val_fraction),
+              f"hash of file names (val_fraction={spec.val_fraction})")
+    keep, extra["split_source"] = ffhq.split_mask(numbers, spec.split, hashed)
+    numbers = [n for n, k in zip(numbers, keep) if k]
+    if attr is None:
+        labels, names_of_classes = np.full(len(numbers), -1, dtype=np.int64), []
+    else:
+        labels = np.array([labels_of[n] for n in numbers], dtype=np.int64)
+        names_of_classes = ffhq.class_names(attr)
+    return Listing("ffhq", root, spec.split, [by_number[n] for n in numbers], labels, names_of_classes, extra=extra)
 
 
 # ----------------------------------------------------------------------------- folders
