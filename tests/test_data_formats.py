@@ -260,3 +260,32 @@ def test_no_progress_also_silences_the_decode_bar(tmp_path, capfd, stylex_cache)
             f.unlink()
     assert main(base + ["--out", str(tmp_path / "loud")]) == 0
     assert "decoding" in capfd.readouterr().err
+
+
+def test_classes_keeps_a_subset_of_afhq(tmp_path, capsys, stylex_cache):
+    """AFHQ has cat, dog and wild; the paper's task is cats vs dogs (--classes cat,dog)."""
+    afhq = tmp_path / "afhq"
+    for split in ("train", "val"):
+        for cls, colour in (("cat", (255, 0, 0)), ("dog", (0, 255, 0)), ("wild", (0, 0, 255))):
+            for i in range(2):
+                solid(afhq / split / cls / f"{cls}{i}.png", colour)
+    three = open_dataset(spec(afhq, tmp_path / "c", split="train"))
+    assert three.class_names == ["cat", "dog", "wild"]
+    two = open_dataset(spec(afhq, tmp_path / "c", split="train", classes="dog, cat"))
+    assert two.class_names == ["cat", "dog"] and two.labels.tolist() == [0, 0, 1, 1]
+    assert (two.uint8_images()[:, 0, 0, 2] == 0).all()                 # no blue (wild) image
+    dw = open_dataset(spec(afhq, tmp_path / "c", split="val", classes="dog,wild"))
+    assert dw.class_names == ["dog", "wild"] and dw.labels.tolist() == [0, 0, 1, 1]
+    assert (dw.uint8_images()[2:, 0, 0] == [0, 0, 255]).all()
+    with pytest.raises(StylexError, match="horse not among the classes .*cat, dog, wild"):
+        open_dataset(spec(afhq, tmp_path / "c", classes="cat,horse"))
+    with pytest.raises(StylexError, match="at least two"):
+        open_dataset(spec(afhq, tmp_path / "c", classes="cat"))
+    plain = tmp_path / "plain"
+    solid(plain / "a.png", (1, 1, 1))
+    with pytest.raises(StylexError, match="unlabelled"):
+        open_dataset(spec(plain, tmp_path / "c", classes="a,b", split="all"))
+    with pytest.raises(StylexError, match="synthetic"):
+        open_dataset(DataSpec(path=None, format="synthetic", classes="a,b"))
+    assert main(["data", "--data", str(afhq), "--classes", "cat,dog", "--split", "train", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["class_counts"] == {"cat": 2, "dog": 2}

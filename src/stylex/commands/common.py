@@ -8,13 +8,16 @@ FORMATS = ["auto", "celeba", "ffhq", "folders", "csv", "images", "synthetic"]
 
 
 def add_data_arguments(p: argparse.ArgumentParser, required: bool = True) -> None:
-    """``--data``, ``--format``, ``--attribute``, ``--csv-file``, ``--skip-bad-images``, synthetic size/seed."""
+    """``--data``, ``--format``, ``--attribute``, ``--csv-file``, ``--classes``, ``--skip-bad-images``,
+    synthetic size/seed."""
     p.add_argument("--data", required=required,
                    help="data folder (CelebA, FFHQ, class folders, CSV + images, plain images) or `synthetic`")
     p.add_argument("--format", default="auto", choices=FORMATS, help="data format (auto-detected by default)")
     p.add_argument("--attribute", help="CelebA attribute name (e.g. Young), the CSV label column, or for FFHQ "
                    "age<T (e.g. 'age<30'), gender or glasses")
     p.add_argument("--csv-file", help="csv format: the file mapping image names to labels")
+    p.add_argument("--classes", help="keep only these classes, comma-separated (e.g. cat,dog of AFHQ's "
+                   "cat/dog/wild)")
     p.add_argument("--skip-bad-images", action="store_true", help="skip unreadable images (warns with the count)")
     p.add_argument("--synthetic-size", type=int, default=4000, help="images in the synthetic world (all splits)")
     p.add_argument("--synthetic-seed", type=int, default=0, help="seed of the synthetic world")
@@ -33,6 +36,7 @@ def data_spec_from_args(args: argparse.Namespace, resolution: int, split: str = 
         resolution=resolution,
         skip_bad_images=args.skip_bad_images,
         csv_file=args.csv_file,
+        classes=args.classes,
         synthetic_size=args.synthetic_size,
         synthetic_seed=args.synthetic_seed,
     )

@@ -65,6 +65,7 @@ class DataSpec:
     skip_bad_images: bool = False         # drop unreadable files (one warning) instead of stopping
     csv_file: str | None = None           # csv: mapping file (default: the only *.csv in the folder)
     filename_column: str | None = None    # csv: default first column
+    classes: str | None = None            # comma-separated classes to keep (e.g. "cat,dog" of AFHQ's three)
     synthetic_size: int = 4000            # images in the synthetic world (all splits together)
     synthetic_seed: int = 0               # seed of the synthetic world
     val_fraction: float = 0.1             # deterministic split when the format has none
@@ -100,6 +101,8 @@ def validate_spec(spec: DataSpec) -> None:
         raise StylexError(f"resolution {spec.resolution} is out of range: use 8..4096 (e.g. 64)")
     if not 0.0 <= spec.val_fraction < 1.0:
         raise StylexError(f"val_fraction {spec.val_fraction} must be in [0, 1)")
+    if spec.classes and is_synthetic(spec):
+        raise StylexError("--classes does not apply to the synthetic world (it has two classes)")
     if spec.path is None and spec.format not in ("auto", "synthetic"):
         raise StylexError(f"--data is required for format {spec.format!r}")
 
@@ -217,9 +220,31 @@ def resolve_listing(spec: DataSpec) -> Listing:
     if not root.is_dir() and fmt != "csv":
         raise StylexError(f"--data {spec.path} is not a folder ({EXPECTED_LAYOUTS})")
     listing = builders[fmt](spec, root)
+    if spec.classes:
+        listing = _keep_classes(listing, spec.classes)
     if not listing.files:
         raise StylexError(f"the {spec.split} split of {root} (format {fmt}) has no images: {EXPECTED_LAYOUTS}")
     return listing
+
+
+def _keep_classes(listing: Listing, classes: str) -> Listing:
+    """The listing restricted to the named classes (relabelled 0..K-1 in the listing's class order)."""
+    wanted = {c.strip() for c in classes.split(",") if c.strip()}
+    if not listing.class_names:
+        raise StylexError(f"--classes {classes}: {listing.root} is unlabelled (format {listing.format}); "
+                          "drop --classes or give labels")
+    unknown = sorted(wanted - set(listing.class_names))
+    if unknown:
+        raise StylexError(f"--classes: {', '.join(unknown)} not among the classes of {listing.root}: "
+                          + ", ".join(listing.class_names))
+    if len(wanted) < 2:
+        raise StylexError(f"--classes {classes}: name at least two classes (e.g. cat,dog)")
+    kept = [c for c in listing.class_names if c in wanted]
+    new_index = np.array([kept.index(c) if c in wanted else -1 for c in listing.class_names], dtype=np.int64)
+    relabelled = new_index[listing.labels]
+    keep = relabelled >= 0
+    return Listing(listing.format, listing.root, listing.split, [f for f, k in zip(listing.files, keep) if k],
+                   relabelled[keep], kept, extra={**listing.extra, "classes_kept": kept})
 
 
 # ----------------------------------------------------------------------------- celeba
