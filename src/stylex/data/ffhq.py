@@ -78,8 +78,13 @@ def image_folder(root: Path, resolution: int) -> Path:
 
 
 def numbered_images(files: list[Path], folder: Path) -> dict[int, Path]:
-    """``{FFHQ number: path}`` of image files named ``NNNNN.*``; an error names a number found twice."""
+    """``{FFHQ number: path}`` of image files named ``NNNNN.*``; an error names a number found twice,
+    a warning counts the other image files (skipped)."""
     out: dict[int, Path] = {}
+    others = [p for p in files if not _NUMBERED.match(p.stem)]
+    if others:
+        warnings.warn(f"{len(others)} image file(s) in {folder} are not named by an FFHQ number (e.g. "
+                      f"{others[0].name}); skipping them", UserWarning, stacklevel=3)
     for p in files:
         if not _NUMBERED.match(p.stem):
             continue
