@@ -114,13 +114,16 @@ def test_report_without_attfind_or_eval(fixture_dirs, tmp_path):
     assert "stylex attfind" in page and "stylex evaluate" in page and "reconstructions.png" in page
 
 
-def test_cli(fixture_dirs, tmp_path, capsys):
-    out = tmp_path / "cli"
+def test_cli(fixture_dirs, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)     # relative --out, as in the README (the figures were once linked wrongly)
+    out = Path("cli")
     rc = main(["report", "--run", str(fixture_dirs["run"]), "--attfind", str(fixture_dirs["attfind"]),
                "--out", str(out), "--attributes", "1", "--images-per-attribute", "1", "--no-progress"])
     assert rc == 0
     assert capsys.readouterr().out.strip() == str(out / "index.html")
     assert check_report_links(out) == []
+    page = (out / "index.html").read_text()
+    assert "missing image" not in page and 'src="figures/reconstructions.png"' in page
     # the earlier report's animations are replaced, not mixed with the new ones
     assert [g.name for g in (fixture_dirs["attfind"] / "gifs").glob("*.gif")] == ["attr01_img00.gif"]
 

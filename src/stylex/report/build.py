@@ -407,7 +407,7 @@ def build_report(run_dir: str | Path, attfind_dir: str | Path | None = None, eva
         raise StylexError(f"--attributes {num_attributes} / --images-per-attribute {images_per_attribute}: use 1 "
                           "or more")
     out = Path(out_dir)
-    fig_dir = out / "figures"
+    fig_dir = out.resolve() / "figures"   # absolute: the page links figures relative to `out`, not to the cwd
     fig_dir.mkdir(parents=True, exist_ok=True)
     # Read the small inputs first, so a wrong path fails before any model work.
     af = load_attfind_outputs(attfind_dir) if attfind_dir is not None else None
