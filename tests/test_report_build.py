@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -115,15 +116,17 @@ def test_report_without_attfind_or_eval(fixture_dirs, tmp_path):
 
 
 def test_cli(fixture_dirs, tmp_path, capsys, monkeypatch):
-    monkeypatch.chdir(tmp_path)     # relative --out, as in the README (the figures were once linked wrongly)
+    monkeypatch.chdir(tmp_path)     # relative paths, as in the README (figures and GIFs were once linked wrongly)
     out = Path("cli")
-    rc = main(["report", "--run", str(fixture_dirs["run"]), "--attfind", str(fixture_dirs["attfind"]),
+    attfind = Path(os.path.relpath(fixture_dirs["attfind"], tmp_path))
+    rc = main(["report", "--run", str(fixture_dirs["run"]), "--attfind", str(attfind),
                "--out", str(out), "--attributes", "1", "--images-per-attribute", "1", "--no-progress"])
     assert rc == 0
     assert capsys.readouterr().out.strip() == str(out / "index.html")
     assert check_report_links(out) == []
     page = (out / "index.html").read_text()
-    assert "missing image" not in page and 'src="figures/reconstructions.png"' in page
+    assert 'class="missing"' not in page and 'src="figures/reconstructions.png"' in page
+    assert 'src="assets/attr01_img00.gif"' in page
     # the earlier report's animations are replaced, not mixed with the new ones
     assert [g.name for g in (fixture_dirs["attfind"] / "gifs").glob("*.gif")] == ["attr01_img00.gif"]
 

@@ -240,7 +240,7 @@ def _attribute_entries(run, af: AttFindOutputs, fig_dir: Path, num_attributes: i
     eff = af.effects
     K = eff.effects.shape[3]
     threshold = SelectionConfig().threshold_for(K)
-    gif_dir = af.dir / "gifs"
+    gif_dir = af.dir.resolve() / "gifs"   # absolute: a relative path would be read against the report folder
     gif_dir.mkdir(parents=True, exist_ok=True)
     for old in gif_dir.glob("attr*_img*.gif"):  # stale animations of an earlier report would mislead the study
         old.unlink()
