@@ -48,12 +48,12 @@ def study(tmp_path):
 
 def test_build_writes_pages_and_separate_key(study, tmp_path):
     files, key = study
-    assert files.key_path == (tmp_path / "answer_key.json").resolve()
+    assert files.key_path == (tmp_path / "study.answer_key.json").resolve()
     assert files.num_questions == 18 and len(key["questions"]) == 18
     assert files.attributes == tuple(f"attr{a:02d}" for a in range(1, 7))
     assert check_report_links(tmp_path / "study", "index.html") == []
     assert check_report_links(tmp_path / "study", "verbal.html") == []
-    assert not any(p.name == "answer_key.json" for p in (tmp_path / "study").rglob("*"))
+    assert not any("answer_key" in p.name for p in (tmp_path / "study").rglob("*"))
     for page in ("index.html", "verbal.html"):
         text = (tmp_path / "study" / page).read_text()
         # No attribute ids, source names or answers on the pages.
@@ -151,11 +151,16 @@ def test_verbal_descriptions(study, tmp_path):
 def test_cli_build_and_score(tmp_path, capsys):
     make_gifs(tmp_path / "attfind", 6, 4)
     assert main(["user-study", "--attfind", str(tmp_path / "attfind"), "--out", str(tmp_path / "study")]) == 0
-    key = json.loads((tmp_path / "answer_key.json").read_text())
+    key = json.loads((tmp_path / "study.answer_key.json").read_text())
     assert len(key["questions"]) == 18
+    # a second study beside the first gets its own key (the first one's key used to be overwritten)
+    assert main(["user-study", "--attfind", str(tmp_path / "attfind"), "--out", str(tmp_path / "study2"),
+                 "--seed", "1"]) == 0
+    assert json.loads((tmp_path / "study.answer_key.json").read_text()) == key
+    assert (tmp_path / "study2.answer_key.json").is_file()
     answers = write_answers(tmp_path / "a.csv", [("x", q["question_id"], q["correct"]) for q in key["questions"]])
     capsys.readouterr()
-    assert main(["user-study", "score", "--key", str(tmp_path / "answer_key.json"), "--answers", str(answers),
+    assert main(["user-study", "score", "--key", str(tmp_path / "study.answer_key.json"), "--answers", str(answers),
                  "--json", str(tmp_path / "scores.json")]) == 0
     out = capsys.readouterr().out
     assert "accuracy 1.000 +/- 0.000 over 1 participant" in out

@@ -32,7 +32,7 @@ def register(subparsers) -> None:
     b.add_argument("--run", help="StylEx run directory: render the animations (with `stylex report` into "
                                  "ATTFIND/report) when ATTFIND/gifs has none")
     s = p.add_argument_group("score")
-    s.add_argument("--key", help="answer key JSON (build: where to write it, default OUT/../answer_key.json; "
+    s.add_argument("--key", help="answer key JSON (build: where to write it, default OUT/../OUTNAME.answer_key.json; "
                                  "score: the key to read)")
     s.add_argument("--answers", nargs="+", help="CSV files exported from the study page")
     s.add_argument("--json", help="score: also write the scores to this JSON file")

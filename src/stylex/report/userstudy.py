@@ -51,8 +51,10 @@ class UserStudyFiles:
 
 
 def default_key_path(out_dir: str | Path) -> Path:
-    """``<out_dir>/../answer_key.json``: beside the study folder, so it is not shipped with the pages."""
-    return Path(out_dir).resolve().parent / "answer_key.json"
+    """``<out_dir>/../<name>.answer_key.json``: beside the study folder, so it is not shipped with the
+    pages, and named after it, so that two studies in one folder never overwrite each other's key."""
+    out = Path(out_dir).resolve()
+    return out.parent / f"{out.name}.answer_key.json"
 
 
 def build_user_study(attribute_gifs: dict[str, Sequence[str | Path]], out_dir: str | Path,
