@@ -1,4 +1,4 @@
-"""Data: folders of images (CelebA, class folders, CSV, plain images) or the synthetic world.
+"""Data: folders of images (CelebA, FFHQ, class folders, CSV, plain images) or the synthetic world.
 
 Everything is decoded once into a memory-mapped ``uint8 [N, H, W, 3]`` cache; ``ImageDataset`` items
 are float ``[3, H, W]`` tensors in ``[-1, 1]`` made on the fly.
