@@ -163,3 +163,25 @@ def test_discriminator_filter_thresholds(attfind_dir, tiny_run):
     assert [a.index for a in keep] == [a.index for a in attrs] and [a.rank for a in keep] == list(
         range(1, len(attrs) + 1))
     assert discriminator_filter(run, effects, attrs, AttFindConfig(disc_threshold=0.0, disc_images=3)) == []
+
+
+def test_evaluate_on_data_with_other_classes_leaves_accuracy_out(attfind_dir, tiny_run, tmp_path, stylex_cache):
+    """Three classes on disk, a two-class classifier: agreement is still measured, accuracy against the
+    true labels would compare unrelated class indices and is left out with a warning."""
+    from PIL import Image
+
+    from stylex.data import DataSpec
+
+    for split in ("train", "val"):
+        for i, cls in enumerate(("cat", "dog", "wild")):
+            folder = tmp_path / "animals" / split / cls
+            folder.mkdir(parents=True)
+            for j in range(3):
+                Image.new("RGB", (32, 32), (80 * i, 40 * j, 90)).save(folder / f"{j}.png")
+    run = load_run(tiny_run)
+    cfg = EvalConfig(top_k=2, repeats=1, test_images=2, recon_images=4, ground_truth_k=1)
+    data = DataSpec(path=str(tmp_path / "animals"), resolution=32)
+    with pytest.warns(UserWarning, match="not the classifier's .*accuracy against the true labels is left out"):
+        m = run_evaluate(run, attfind_dir, tmp_path / "eval", cfg, data=data, lpips=None, progress=False)
+    rec = m["reconstruction"]
+    assert "class_agreement" in rec and "accuracy_orig" not in rec and rec["n_images"] == 4

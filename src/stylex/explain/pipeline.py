@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -300,8 +301,13 @@ def _reconstruction(run, cfg: EvalConfig, data, lpips) -> dict[str, Any]:
         parts["lo"].append(run.classify(x))
         parts["lr"].append(run.classify(r))
     cat = {k: torch.cat(v) for k, v in parts.items()}
+    same_classes = list(ds.class_names) == run.class_names
+    if ds.class_names and not same_classes:
+        warnings.warn(f"the evaluation data's classes ({', '.join(ds.class_names)}) are not the classifier's "
+                      f"({', '.join(run.class_names)}): accuracy against the true labels is left out (--classes "
+                      "selects a subset of a data set's classes)", UserWarning, stacklevel=2)
     res = reconstruction_metrics(cat["x"], cat["r"], cat["lo"], cat["lr"], lpips_fn=lp, batch_size=cfg.batch_size,
-                                 labels=torch.as_tensor(ds.labels[ids]))
+                                 labels=torch.as_tensor(ds.labels[ids]) if same_classes else None)
     res["n_images"] = int(len(ids))
     return res
 
