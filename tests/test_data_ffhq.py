@@ -86,6 +86,9 @@ def test_resolution_picks_one_image_folder_and_no_attribute_is_unlabelled(tmp_pa
     assert len(big) == len(AGES) and (big.labels == -1).all() and big.class_names == []
     assert "images1024x1024" in big.files[0]
     assert (big.uint8_images()[:, 100, 100] == [0, 255, 0]).all()
+    thumbs = make_ffhq(tmp_path / "thumbs", big=False, labels=None)
+    with pytest.warns(UserWarning, match="128 px thumbnails, upsampled to 256 px"):
+        assert len(open_dataset(spec(thumbs, tmp_path / "c", resolution=256, split="all"))) == len(AGES)
     only_big = make_ffhq(tmp_path / "only-big", thumbnails=False, labels=None)
     _png(only_big / "images1024x1024" / "cover.png", (0, 0, 0), 8)
     with pytest.warns(UserWarning, match="1 image file.* not named by an FFHQ number .*cover.png"):

@@ -74,6 +74,9 @@ def image_folder(root: Path, resolution: int) -> Path:
         return root
     if len(present) == 2:
         return present[0] if resolution <= 128 else present[1]
+    if present[0].name == IMAGE_DIRS[0] and resolution > 128:
+        warnings.warn(f"{present[0]} holds 128 px thumbnails, upsampled to {resolution} px; add "
+                      f"{IMAGE_DIRS[1]}/ for sharp images", UserWarning, stacklevel=3)
     return present[0]
 
 
