@@ -120,7 +120,8 @@ def test_cli(fixture_dirs, tmp_path, capsys, monkeypatch):
     out = Path("cli")
     attfind = Path(os.path.relpath(fixture_dirs["attfind"], tmp_path))
     rc = main(["report", "--run", str(fixture_dirs["run"]), "--attfind", str(attfind),
-               "--out", str(out), "--attributes", "1", "--images-per-attribute", "1", "--no-progress"])
+               "--out", str(out), "--attributes", "1", "--images-per-attribute", "1", "--no-progress",
+               "--device", "auto"])      # `auto` used to reach torch.device() and crash there
     assert rc == 0
     assert capsys.readouterr().out.strip() == str(out / "index.html")
     assert check_report_links(out) == []
@@ -135,3 +136,6 @@ def test_cli_errors(fixture_dirs, tmp_path, capsys):
     rc = main(["report", "--run", str(fixture_dirs["run"]), "--attfind", str(tmp_path), "--out", str(tmp_path / "x"),
                "--no-progress"])
     assert rc == 2 and "stylex attfind" in capsys.readouterr().err
+    rc = main(["report", "--run", str(fixture_dirs["run"]), "--out", str(tmp_path / "y"), "--device", "gpu",
+               "--no-progress"])
+    assert rc == 2 and "--device 'gpu' is not a device: use auto, cpu, cuda or cuda:N" in capsys.readouterr().err

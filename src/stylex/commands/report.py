@@ -1,7 +1,7 @@
 """``stylex report``: the self-contained HTML report of a run (figures, GIFs, flip rates, ground truth).
 
     stylex report --run DIR [--attfind DIR2] [--eval DIR3] --out DIR4 [--attributes 6]
-                  [--images-per-attribute 4] [--device cpu]
+                  [--images-per-attribute 4] [--device auto]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="report folder to write (index.html, figures/, assets/)")
     p.add_argument("--attributes", type=int, default=6, help="top attributes to draw")
     p.add_argument("--images-per-attribute", type=int, default=4, help="images per attribute panel (and GIFs)")
-    p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--seed", type=int, default=0, help="seed of the reconstructed-image selection")
     p.add_argument("--no-progress", action="store_true", help="do not log the steps")
     p.set_defaults(func=run)

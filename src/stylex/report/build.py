@@ -391,7 +391,7 @@ def build_report(run_dir: str | Path, attfind_dir: str | Path | None = None, eva
         out_dir: report folder (created).
         num_attributes: top attributes to draw.
         images_per_attribute: images (original/edited pairs and GIFs) per attribute.
-        device: where the generator and classifier run.
+        device: where the generator and classifier run (``auto``: the GPU when there is one).
         seed: selection of the reconstructed images.
         progress: log the steps to stderr.
 
@@ -402,6 +402,7 @@ def build_report(run_dir: str | Path, attfind_dir: str | Path | None = None, eva
         StylexError: a missing/malformed input, or bad counts.
     """
     from ..run import load_run
+    from ..training.distributed import resolve_device
 
     if num_attributes < 1 or images_per_attribute < 1:
         raise StylexError(f"--attributes {num_attributes} / --images-per-attribute {images_per_attribute}: use 1 "
@@ -415,7 +416,7 @@ def build_report(run_dir: str | Path, attfind_dir: str | Path | None = None, eva
     if eval_dir is not None:
         metrics = _read_json(Path(eval_dir) / "metrics.json", "metrics.json", "stylex evaluate")
     _log(progress, f"loading run {run_dir}")
-    run = load_run(run_dir, device=device, progress=progress)
+    run = load_run(run_dir, device=resolve_device(str(device)), progress=progress)
     notes: dict[str, str] = {}
     clf_command = (getattr(run.classifier, "extra", None) or {}).get("command")
     commands = [c for c in [_command_text(clf_command), _command_text(run.config.get("command"))] if c]

@@ -53,15 +53,19 @@ def resolve_device(name: str, info: DistInfo = DistInfo()) -> torch.device:
     """
     from ..errors import StylexError
 
-    if name == "auto":
+    if str(name) == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda"):
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError) as exc:
+        raise StylexError(f"--device {name!r} is not a device: use auto, cpu, cuda or cuda:N") from exc
+    if device.type == "cuda":
         if not torch.cuda.is_available():
             raise StylexError(f"--device {name} was asked for but no CUDA GPU is available; use --device cpu")
-        if name == "cuda":
-            name = f"cuda:{info.local_rank}"
-        torch.cuda.set_device(torch.device(name))
-    return torch.device(name)
+        if device.index is None:
+            device = torch.device("cuda", info.local_rank)
+        torch.cuda.set_device(device)
+    return device
 
 
 def average_gradients(params: list[torch.nn.Parameter], info: DistInfo) -> bool:
