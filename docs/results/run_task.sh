@@ -21,6 +21,8 @@
 #   docs/results/run_task.sh catsdogs32 ../shared/data/catsdogs-5k - 42 60
 #   CLF_ARGS="--balance loss" docs/results/run_task.sh eyeglasses32 ../shared/data/celeba-10k Eyeglasses 42 60
 #   CLF=runs/clf-young32 docs/results/run_task.sh celeba-young32-enc ../shared/data/celeba-10k Young 60 27.2 --paths encoder
+#   CLF=runs/clf-eyeglasses32 docs/results/run_task.sh eyeglasses32-enc ../shared/data/celeba-10k Eyeglasses 65 39.7 --paths encoder
+#   CLF=runs/clf-catsdogs32 docs/results/run_task.sh catsdogs32-enc ../shared/data/catsdogs-5k - 65 39.2 --paths encoder
 set -u
 NAME=$1; DATA=$2; ATTR=$3; MIN=$4; KIMG=$5; shift 5
 R=runs/$NAME; C=${CLF:-runs/clf-$NAME}; PRESET=${PRESET:-cpu}; RES=${RES:-32}; DEVICE=${DEVICE:-auto}
