@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
 
     dtype = torch.bfloat16 if args.bf16 else None
     sync(); t0 = time.perf_counter()
-    fast = compute_effects(G, C, latents, batch_size=args.batch_size, progress=False, dtype=dtype)
+    compute_effects(G, C, latents, batch_size=args.batch_size, progress=False, dtype=dtype)
     sync(); t_fast = time.perf_counter() - t0
     fast_edits = args.num_images * S * 2
     fast_rate = fast_edits / t_fast
