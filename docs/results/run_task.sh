@@ -23,6 +23,9 @@
 #   CLF=runs/clf-young32 docs/results/run_task.sh celeba-young32-enc ../shared/data/celeba-10k Young 60 27.2 --paths encoder
 #   CLF=runs/clf-eyeglasses32 docs/results/run_task.sh eyeglasses32-enc ../shared/data/celeba-10k Eyeglasses 65 39.7 --paths encoder
 #   CLF=runs/clf-catsdogs32 docs/results/run_task.sh catsdogs32-enc ../shared/data/catsdogs-5k - 65 39.2 --paths encoder
+# and the longer runs (training stops by time, at 80-90 kimg; KIMG is only an upper bound):
+#   docs/results/run_task.sh catsdogs32-long ../shared/data/catsdogs-5k - 90 150
+#   CLF_ARGS="--balance loss" docs/results/run_task.sh eyeglasses32-long ../shared/data/celeba-10k Eyeglasses 85 150
 set -u
 NAME=$1; DATA=$2; ATTR=$3; MIN=$4; KIMG=$5; shift 5
 R=runs/$NAME; C=${CLF:-runs/clf-$NAME}; PRESET=${PRESET:-cpu}; RES=${RES:-32}; DEVICE=${DEVICE:-auto}
