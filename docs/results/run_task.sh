@@ -23,7 +23,7 @@
 #   CLF=runs/clf-young32 docs/results/run_task.sh celeba-young32-enc ../shared/data/celeba-10k Young 60 27.2 --paths encoder
 #   CLF=runs/clf-eyeglasses32 docs/results/run_task.sh eyeglasses32-enc ../shared/data/celeba-10k Eyeglasses 65 39.7 --paths encoder
 #   CLF=runs/clf-catsdogs32 docs/results/run_task.sh catsdogs32-enc ../shared/data/catsdogs-5k - 65 39.2 --paths encoder
-# and the longer runs (training stops by time, at 80-90 kimg; KIMG is only an upper bound):
+# and the longer runs (training stops by time, here at 82 and 76 kimg; KIMG is only an upper bound):
 #   docs/results/run_task.sh catsdogs32-long ../shared/data/catsdogs-5k - 90 150
 #   CLF_ARGS="--balance loss" docs/results/run_task.sh eyeglasses32-long ../shared/data/celeba-10k Eyeglasses 85 150
 set -u
