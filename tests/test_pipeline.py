@@ -44,7 +44,7 @@ def test_attributes_json_schema(attfind_dir, tiny_run):
 def test_evaluate_metrics_schema(attfind_dir, tiny_run, tmp_path):
     run = load_run(tiny_run)
     cfg = EvalConfig(top_k=3, repeats=2, test_images=6, recon_images=4, ground_truth_k=2, ground_truth_images=4,
-                     probe_images=200, probe_epochs=1)
+                     probe_images=200, probe_epochs=1, identity_images=4, realism_images=6)
     m = run_evaluate(run, attfind_dir, tmp_path, cfg, lpips=None, progress=False)
     assert json.loads((tmp_path / "metrics.json").read_text()) == json.loads(json.dumps(m))
     fr = m["flip_rate"]["attfind"]
@@ -55,6 +55,15 @@ def test_evaluate_metrics_schema(attfind_dir, tiny_run, tmp_path):
     assert {"lpips", "l1", "class_agreement", "prob_gap", "n_images", "balanced_agreement", "agreement_by_class",
             "accuracy_orig", "accuracy_recon"} <= set(rec) and rec["n_images"] == 4
     assert sum(v["n"] for v in rec["agreement_by_class"].values()) == 4
+    if rec["lpips"] is not None:      # identity needs LPIPS weights
+        assert 0 <= rec["identity_top1"] <= rec["identity_top5"] <= 1 and rec["identity_images"] == 4
+        assert sum(v["n"] for v in rec["identity_by_class"].values()) == 4
+    real = m["realism"]
+    assert real["feature_space"].startswith("MobileNetV2")
+    if "unavailable" not in real:
+        assert {"kid", "kid_std", "fd", "kid_reconstructions", "fd_reconstructions", "kid_by_class"} <= set(real)
+        assert real["n_samples"] == 6 and real["fd"] >= 0
+    assert isinstance(m["trust"], list)
     if fr is not None:
         assert sum(v["n"] for v in fr["by_base_class"].values()) == 6
     gt = m["ground_truth"]
@@ -75,10 +84,15 @@ def test_cli_evaluate_says_why_a_method_has_no_rate(attfind_dir, tiny_run, tmp_p
     (af / "attributes.json").write_text(json.dumps(doc))
     rc = main(["evaluate", "--run", str(tiny_run), "--attributes", str(af), "--out", str(tmp_path / "e"),
                "--top-k", "2", "--repeats", "2", "--test-images", "4", "--recon-images", "4", "--no-progress",
-               "--device", "cpu"])
+               "--device", "cpu", "--identity-images", "4", "--realism-images", "4"])
     out = capsys.readouterr().out
     assert rc == 0 and "no wu attributes" in out and "use more --num-images" in out
     assert "balanced over classes" in out
+    metrics = json.loads((tmp_path / "e" / "metrics.json").read_text())
+    if "kid" in metrics["realism"]:
+        assert "realism (MobileNetV2" in out and "KID" in out
+    if metrics["reconstruction"]["lpips"] is not None:
+        assert "identity: the original is the nearest of 4" in out
     assert json.loads((tmp_path / "e" / "metrics.json").read_text())["flip_rate"]["wu"] is None
 
 
@@ -179,7 +193,7 @@ def test_evaluate_on_data_with_other_classes_leaves_accuracy_out(attfind_dir, ti
             for j in range(3):
                 Image.new("RGB", (32, 32), (80 * i, 40 * j, 90)).save(folder / f"{j}.png")
     run = load_run(tiny_run)
-    cfg = EvalConfig(top_k=2, repeats=1, test_images=2, recon_images=4, ground_truth_k=1)
+    cfg = EvalConfig(top_k=2, repeats=1, test_images=2, recon_images=4, ground_truth_k=1, realism_images=0)
     data = DataSpec(path=str(tmp_path / "animals"), resolution=32)
     with pytest.warns(UserWarning, match="not the classifier's .*accuracy against the true labels is left out"):
         m = run_evaluate(run, attfind_dir, tmp_path / "eval", cfg, data=data, lpips=None, progress=False)

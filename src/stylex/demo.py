@@ -36,6 +36,7 @@ class DemoConfig:
     test_images: int = 100          # held-out images for the flip rate (all repeats together)
     repeats: int = 5
     recon_images: int = 100
+    realism_images: int = 200       # samples and held-out reals for KID / FD (0: none)
     probe_images: int = 4000
     probe_epochs: int = 6
     report_attributes: int = 6
@@ -43,7 +44,7 @@ class DemoConfig:
 
 FULL = DemoConfig()
 QUICK = DemoConfig(synthetic_size=1000, clf_epochs=2, stylex_preset="tiny", stylex_kimg=0.25, attfind_images=12,
-                   test_images=20, repeats=2, recon_images=16, probe_images=800, probe_epochs=2,
+                   test_images=20, repeats=2, recon_images=16, realism_images=0, probe_images=800, probe_epochs=2,
                    report_attributes=3)
 
 
@@ -110,12 +111,13 @@ def run_demo(out_dir: str | Path, quick: bool = False, device: str = "auto", pro
         command=["stylex", "attfind", "--run", str(paths["run"]), "--out", str(paths["attfind"]),
                  "--num-images", str(cfg.attfind_images)]))
     ecfg = EvalConfig(test_images=cfg.test_images, repeats=cfg.repeats, recon_images=cfg.recon_images,
+                      identity_images=min(100, cfg.recon_images), realism_images=cfg.realism_images,
                       probe_images=cfg.probe_images, probe_epochs=cfg.probe_epochs)
     stage("evaluation", (paths["eval"] / "metrics.json").is_file(), lambda: run_evaluate(
         run, paths["attfind"], paths["eval"], ecfg, progress=progress,
         command=["stylex", "evaluate", "--run", str(paths["run"]), "--attributes", str(paths["attfind"]),
                  "--out", str(paths["eval"]), "--test-images", str(cfg.test_images), "--repeats", str(cfg.repeats),
-                 "--recon-images", str(cfg.recon_images)]))
+                 "--recon-images", str(cfg.recon_images), "--realism-images", str(cfg.realism_images)]))
     shutil.copyfile(paths["eval"] / "metrics.json", out / "metrics.json")
     index = paths["report"] / "index.html"
     stage("report", False, lambda: build_report(paths["run"], paths["attfind"], paths["eval"], paths["report"],

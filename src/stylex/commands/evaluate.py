@@ -20,6 +20,11 @@ def register(subparsers) -> None:
     p.add_argument("--repeats", type=int, default=5, help="disjoint test sets")
     p.add_argument("--test-images", type=int, default=250, help="test images over all repeats")
     p.add_argument("--recon-images", type=int, default=200, help="held-out images for reconstruction metrics")
+    p.add_argument("--identity-images", type=int, default=100,
+                   help="M held-out images for the identity score (is the original the nearest of M to its "
+                        "reconstruction?)")
+    p.add_argument("--realism-images", type=int, default=500,
+                   help="samples and held-out reals for KID / FD in MobileNetV2-ImageNet features (0: skip)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--no-progress", action="store_true")
@@ -32,7 +37,8 @@ def run(args) -> int:
     from ..training.distributed import resolve_device
 
     cfg = EvalConfig(top_k=args.top_k, repeats=args.repeats, test_images=args.test_images,
-                     recon_images=args.recon_images, seed=args.seed).validate()
+                     recon_images=args.recon_images, identity_images=args.identity_images,
+                     realism_images=args.realism_images, seed=args.seed).validate()
     run_ = load_run(args.run, device=resolve_device(args.device), progress=not args.no_progress)
     data = data_spec_from_args(args, resolution=run_.resolution, split="val") if args.data else None
     m = run_evaluate(run_, args.attributes, args.out, cfg, data=data, progress=not args.no_progress,
@@ -48,6 +54,16 @@ def run(args) -> int:
     r = m["reconstruction"]
     print(f"reconstruction: LPIPS {_fmt(r['lpips'])}, L1 {r['l1']:.3f}, class agreement {r['class_agreement']:.3f} "
           f"(balanced over classes: {_fmt(r.get('balanced_agreement'))})")
+    if r.get("identity_top1") is not None:
+        print(f"identity: the original is the nearest of {r['identity_images']} to its reconstruction for "
+              f"{r['identity_top1']:.2f} of them (top-5: {r['identity_top5']:.2f}; chance {r['identity_chance']:.2f})")
+    real = m.get("realism") or {}
+    if "kid" in real:
+        print(f"realism ({real['feature_space']}): samples vs held-out reals KID {real['kid']:.4f} "
+              f"+/- {real['kid_std']:.4f}, FD {real['fd']:.2f}; reconstructions vs originals KID "
+              f"{_fmt(real.get('kid_reconstructions'), 4)}, FD {_fmt(real.get('fd_reconstructions'), 2)}")
+    for line in m.get("trust", []):
+        print(f"WARNING: {line}")
     if r.get("accuracy_orig") is not None:
         print(f"classifier accuracy on the held-out originals {r['accuracy_orig']:.3f}, "
               f"on their reconstructions {_fmt(r.get('accuracy_recon'))}")
@@ -62,5 +78,5 @@ def run(args) -> int:
     return 0
 
 
-def _fmt(v) -> str:
-    return "n/a" if v is None else f"{v:.3f}"
+def _fmt(v, digits: int = 3) -> str:
+    return "n/a" if v is None else f"{v:.{digits}f}"

@@ -28,6 +28,15 @@ def register(subparsers) -> None:
                    help="alternate encoder and mapping paths (the authors' scheme) or encoder path only")
     p.add_argument("--mapping-every", type=int, help="with --paths alternate: every N-th step is a mapping step")
     p.add_argument("--lpips-weight", type=float, help="weight of LPIPS(x, x') (0 turns the term off)")
+    p.add_argument("--l1-weight", type=float, help="weight of L1(x, x') on the encoder path")
+    p.add_argument("--adv-weight", type=float, help="weight of the generator's adversarial terms")
+    p.add_argument("--warmup-kimg", type=float,
+                   help="encoder warm-up: the first N kimg train on reconstruction + classifier KL only")
+    p.add_argument("--augment",
+                   help="augmentation of what D sees: ada | fixed:P | none | auto (ada below 30k images; default)")
+    p.add_argument("--ada-target", type=float, help="ADA's target for E[sign(D(real))] (default 0.6)")
+    p.add_argument("--fidelity-images", type=int,
+                   help="held-out images whose LPIPS and identity are logged at sample ticks (0: off)")
     p.add_argument("--lpips-weights", help="explicit LPIPS weight file or folder")
     p.add_argument("--r1-gamma", type=float, help="R1 penalty weight")
     p.add_argument("--pl-weight", type=float, help="path-length regularisation weight (0 turns it off)")
@@ -63,6 +72,8 @@ def run(args) -> int:
         args.preset, kimg=kimg, batch_size=args.batch_size, batch_gpu=args.batch_gpu,
         resolution=args.resolution, lr_g=lr, lr_e=lr, lr_d=lr, paths=args.paths,
         mapping_every=args.mapping_every, rec_lpips_weight=args.lpips_weight, lpips_weights=args.lpips_weights,
+        rec_l1_weight=args.l1_weight, adv_weight=args.adv_weight, warmup_kimg=args.warmup_kimg,
+        augment=args.augment, ada_target=args.ada_target, fidelity_images=args.fidelity_images,
         r1_gamma=args.r1_gamma, pl_weight=args.pl_weight, ema_kimg=args.ema_kimg, tick_kimg=args.tick_kimg,
         snapshot_ticks=args.snapshot_ticks, seed=args.seed, device=args.device, precision=args.precision,
         compile=args.compile,

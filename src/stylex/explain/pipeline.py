@@ -24,10 +24,12 @@ import torch.nn.functional as F
 
 from ..atomic import write_json
 from ..errors import StylexError
+from ..training.fidelity import identity_scores, lpips_ready
 from .attfind import compute_effects, load_effects, save_effects
 from .baselines import random_attributes, wu_attributes
 from .edits import edit_offsets
 from .metrics import flip_rate_repeats, reconstruction_metrics
+from .realism import FEATURE_SPACE, ImageNetFeatures, realism_metrics
 from .selection import (Attribute, SelectionConfig, attribute_from_dict, attribute_to_dict,
                         select_attributes)
 
@@ -71,6 +73,8 @@ class EvalConfig:
     repeats: int = 5                # disjoint test sets
     test_images: int = 250          # test images over all repeats (disjoint from AttFind's)
     recon_images: int = 200         # held-out images for the reconstruction metrics
+    identity_images: int = 100      # M: identity = is the original the nearest (LPIPS) of M originals to its reconstruction
+    realism_images: int = 500       # mapping-path samples and held-out reals for KID / FD (0: no realism block)
     batch_size: int = 32
     ground_truth_k: int = 10        # top attributes scored on the synthetic world
     ground_truth_images: int = 64   # images per attribute for the factor probe
@@ -83,6 +87,8 @@ class EvalConfig:
                      "ground_truth_images", "probe_images", "probe_epochs"):
             if getattr(self, name) < 1:
                 raise StylexError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.identity_images < 2 or self.realism_images < 0 or self.realism_images == 1:
+            raise StylexError("--identity-images must be >= 2 and --realism-images 0 (off) or >= 2")
         if self.repeats > self.test_images:
             raise StylexError(f"--repeats {self.repeats} is more than --test-images {self.test_images}")
         return self
@@ -264,8 +270,14 @@ def run_evaluate(run, attfind_dir: str | Path, out_dir: str | Path, cfg: EvalCon
                                     effects.style_max, num_repeats=repeats, batch_size=cfg.batch_size,
                                     device=run.device)
         metrics["flip_rate"][name] = summary.as_dict()
-    say("reconstruction metrics")
-    metrics["reconstruction"] = _reconstruction(run, cfg, data, lpips)
+    say("reconstruction metrics (LPIPS, identity)")
+    metrics["reconstruction"], pairs = _reconstruction(run, cfg, data, lpips)
+    if cfg.realism_images:
+        say(f"realism: KID and FD of {cfg.realism_images} samples and of the reconstructions ({FEATURE_SPACE})")
+        metrics["realism"] = _realism(run, cfg, data, pairs)
+    metrics["trust"] = trust_warnings(metrics["reconstruction"])
+    for line in metrics["trust"]:
+        warnings.warn(line, UserWarning, stacklevel=2)
     if run.data_spec.format == "synthetic" and (data is None or data.format == "synthetic"):
         say("ground-truth recovery (synthetic world)")
         metrics["ground_truth"] = _ground_truth(run, lists, effects, cfg, test_latents)
@@ -274,7 +286,8 @@ def run_evaluate(run, attfind_dir: str | Path, out_dir: str | Path, cfg: EvalCon
     return metrics
 
 
-def _reconstruction(run, cfg: EvalConfig, data, lpips) -> dict[str, Any]:
+def _reconstruction(run, cfg: EvalConfig, data, lpips) -> tuple[dict[str, Any], tuple[torch.Tensor, torch.Tensor]]:
+    """Reconstruction metrics on held-out images, and the (originals, reconstructions) they were measured on."""
     ds = run.dataset("val", data)
     ids = np.sort(np.random.default_rng(cfg.seed + 7).permutation(len(ds))[:cfg.recon_images])
     if lpips is None:
@@ -284,12 +297,7 @@ def _reconstruction(run, cfg: EvalConfig, data, lpips) -> dict[str, Any]:
     lp = None
     if lpips is not None:
         def lpips_at_64(x, y):  # LPIPS's AlexNet taps need >= 64 px (as in training)
-            from ..training.losses import LPIPS_MIN_SIZE
-
-            if x.shape[-1] < LPIPS_MIN_SIZE:
-                x = F.interpolate(x, size=LPIPS_MIN_SIZE, mode="bilinear", align_corners=False)
-                y = F.interpolate(y, size=LPIPS_MIN_SIZE, mode="bilinear", align_corners=False)
-            return lpips(x, y)
+            return lpips(lpips_ready(x), lpips_ready(y))
 
         lp = lpips_at_64
     parts: dict[str, list] = {"x": [], "r": [], "lo": [], "lr": []}
@@ -309,7 +317,58 @@ def _reconstruction(run, cfg: EvalConfig, data, lpips) -> dict[str, Any]:
     res = reconstruction_metrics(cat["x"], cat["r"], cat["lo"], cat["lr"], lpips_fn=lp, batch_size=cfg.batch_size,
                                  labels=torch.as_tensor(ds.labels[ids]) if same_classes else None)
     res["n_images"] = int(len(ids))
-    return res
+    m = min(cfg.identity_images, len(ids))
+    if lpips is not None and m >= 2:
+        dist = lpips.pairwise(lpips_ready(cat["r"][:m]), lpips_ready(cat["x"][:m]), cfg.batch_size)
+        res.update(identity_scores(dist, cat["lo"][:m].argmax(1).cpu().numpy(), run.num_classes))
+        res["identity_images"] = m
+    return res, (cat["x"], cat["r"])
+
+
+def _realism(run, cfg: EvalConfig, data, pairs: tuple[torch.Tensor, torch.Tensor]) -> dict[str, Any]:
+    """KID / FD of mapping-path samples against held-out reals, and of reconstructions against their originals."""
+    ds = run.dataset("val", data)
+    ids = np.sort(np.random.default_rng(cfg.seed + 11).permutation(len(ds))[:cfg.realism_images])
+    reals, real_classes = [], []
+    for s in range(0, len(ids), cfg.batch_size):
+        x = _images(ds, ids[s:s + cfg.batch_size], run.device)
+        reals.append(x)
+        real_classes.append(run.classify(x).argmax(1).cpu())
+    n = cfg.realism_images
+    sample_classes = np.arange(n) % run.num_classes
+    latents = run.sample_latents(n, seed=cfg.seed + EVAL_SEED_OFFSET + 17)   # one-hot classes in turn
+    samples = torch.cat([run.generate(run.styles(latents[s:s + cfg.batch_size]))
+                         for s in range(0, n, cfg.batch_size)])
+    try:
+        features = ImageNetFeatures(run.device, batch_size=cfg.batch_size)
+    except StylexError as e:
+        warnings.warn(f"realism metrics left out: {e}", UserWarning, stacklevel=2)
+        return {"feature_space": FEATURE_SPACE, "unavailable": str(e)}
+    return realism_metrics(features, torch.cat(reals), samples,
+                           originals=pairs[0], recon=pairs[1], real_classes=torch.cat(real_classes).numpy(),
+                           sample_classes=sample_classes, num_classes=run.num_classes, seed=cfg.seed)
+
+
+# Below these, an explanation edits a reconstruction that is not the reader's image (or the classifier's view of it).
+TRUST_MIN_IDENTITY = 0.5
+TRUST_MIN_AGREEMENT = 0.9
+
+
+def trust_warnings(reconstruction: dict[str, Any]) -> list[str]:
+    """Plain-language warnings when the reconstructions do not stand for their originals."""
+    out = []
+    top1 = reconstruction.get("identity_top1")
+    if top1 is not None and top1 < TRUST_MIN_IDENTITY:
+        m = reconstruction.get("identity_images", 0)
+        out.append(f"the reconstructions do not identify their originals: for only {top1:.0%} of {m} held-out images "
+                   f"is the original the nearest of the {m} to its own reconstruction (chance {1 / max(m, 1):.0%}); "
+                   "explanations show what the classifier thinks of a generic image, not of the reader's image. "
+                   "Train longer or with a stronger reconstruction recipe.")
+    agree = reconstruction.get("balanced_agreement")
+    if agree is not None and agree < TRUST_MIN_AGREEMENT:
+        out.append(f"the classifier disagrees with itself on many reconstructions (class agreement balanced over "
+                   f"classes {agree:.2f}): an attribute's effect may be an effect of the reconstruction, not of the image")
+    return out
 
 
 def _ground_truth(run, lists: dict[str, list[Attribute]], effects, cfg: EvalConfig,

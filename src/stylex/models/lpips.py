@@ -189,6 +189,48 @@ class LPIPS(nn.Module):
         return total
 
 
+    @torch.no_grad()
+    def pairwise(self, x: torch.Tensor, y: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+        """All distances between two sets: ``[M, M']`` with entry ``(i, j) = LPIPS(x_i, y_j)``.
+
+        Each image goes through the network once; the distances come from the unit-normalised features
+        by ``sum_c w_c (a_c - b_c)^2 = sum_c w_c a_c^2 + sum_c w_c b_c^2 - 2 sum_c w_c a_c b_c`` averaged
+        over positions, which equals :meth:`forward` on every pair (up to float rounding).
+
+        Args:
+            x: ``[M, 3, H, W]`` in [-1, 1].
+            y: ``[M', 3, H, W]`` in [-1, 1], the same size as ``x``.
+            batch_size: images per network call.
+        """
+        if x.ndim != 4 or y.shape[1:] != x.shape[1:]:
+            raise ValueError(f"LPIPS.pairwise expects two [N, 3, H, W] sets of one size, got {tuple(x.shape)} "
+                             f"and {tuple(y.shape)}")
+        fx = [torch.cat(t) for t in zip(*(self._tap_features(b) for b in x.split(batch_size)))]
+        fy = [torch.cat(t) for t in zip(*(self._tap_features(b) for b in y.split(batch_size)))]
+        total = x.new_zeros([len(x), len(y)], dtype=torch.float64)
+        for tap, (a, b) in enumerate(zip(fx, fy)):
+            w = getattr(self, f"lin{tap}").model[1].weight.view(1, -1, 1).double()   # [1, C, 1]
+            a, b = a.flatten(2).double(), b.flatten(2).double()                     # [M, C, P], [M', C, P]
+            positions = a.shape[2]
+            aa = (w * a * a).sum(dim=(1, 2)) / positions                            # [M]
+            bb = (w * b * b).sum(dim=(1, 2)) / positions                            # [M']
+            ab = torch.einsum("mcp,ncp->mn", w * a, b) / positions                 # [M, M']
+            total += aa[:, None] + bb[None, :] - 2 * ab
+        return total.float()
+
+    def _tap_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Unit-normalised features ``[N, C, h, w]`` at each tap, for images in [-1, 1]."""
+        h = (x - self.shift) / self.scale
+        out = []
+        for i, layer in enumerate(self.features):
+            h = layer(h)
+            if i == self.taps[len(out)]:
+                out.append(_unit_normalize(h))
+                if len(out) == len(self.taps):
+                    break
+        return out
+
+
 # --------------------------------------------------------------------------------------------------
 # Finding the weights
 # --------------------------------------------------------------------------------------------------

@@ -464,6 +464,7 @@ def build_report(run_dir: str | Path, attfind_dir: str | Path | None = None, eva
 
     flip_rows: list[FlipRateRow] = []
     flip_curve, flip_caption, gt_table = None, "", None
+    report_warnings: list[str] = []
     if metrics is not None:
         flip_rows, flip_curve, flip_caption = _flip_rate_content(metrics, fig_dir)
         if not flip_rows:
@@ -472,8 +473,21 @@ def build_report(run_dir: str | Path, attfind_dir: str | Path | None = None, eva
         rec = metrics.get("reconstruction") or {}
         if rec:
             train_summary["reconstruction (eval)"] = ", ".join(
-                f"{k} {float(v):.3f}" for k, v in rec.items() if k != "n_images" and isinstance(v, (int, float))
+                f"{k} {float(v):.3f}" for k, v in rec.items()
+                if k not in ("n_images", "identity_images") and isinstance(v, (int, float))
             ) + (f" on {rec['n_images']} images" if "n_images" in rec else "")
+            if rec.get("identity_top1") is not None:
+                train_summary["identity (eval)"] = (
+                    f"the original is the nearest (LPIPS) of {rec['identity_images']} held-out originals to its "
+                    f"reconstruction for {rec['identity_top1']:.2f} of them, among the 5 nearest for "
+                    f"{rec['identity_top5']:.2f} (chance {rec['identity_chance']:.2f})")
+        real = metrics.get("realism") or {}
+        if "kid" in real:
+            train_summary[f"realism (eval, {real['feature_space']})"] = (
+                f"KID {real['kid']:.4f} +/- {real['kid_std']:.4f} and FD {real['fd']:.2f}: {real['n_samples']} "
+                f"mapping-path samples vs {real['n_real']} held-out reals; reconstructions vs their originals: "
+                f"KID {real.get('kid_reconstructions', float('nan')):.4f}, FD {real.get('fd_reconstructions', float('nan')):.2f}")
+        report_warnings = list(metrics.get("trust", []))
         cmd = _command_text(metrics.get("command"))
         if cmd:
             commands.append(cmd)
@@ -491,7 +505,7 @@ def build_report(run_dir: str | Path, attfind_dir: str | Path | None = None, eva
         reconstructions=recon_png, attributes=attributes, image_explanations=explanations, flip_rates=flip_rows,
         flip_rate_curve=flip_curve, flip_rate_caption=flip_caption,
         flip_rate_reference=REFERENCE_FLIP_RATES if flip_rows else None, ground_truth=gt_table,
-        section_notes={k: v for k, v in notes.items() if v}, commands=commands)
+        section_notes={k: v for k, v in notes.items() if v}, commands=commands, warnings=report_warnings)
     index = render_report(content, out)
     problems = check_report_links(out)
     assert problems == [], f"report {index} has broken links: {problems}"

@@ -72,6 +72,7 @@ class ReportContent:
     section_notes: dict[str, str] = field(default_factory=dict)     # section id -> paragraph at its top
     commands: Sequence[str] = ()                                    # shell commands, one <pre> each
     notes: Sequence[str] = ()                                       # paragraphs
+    warnings: Sequence[str] = ()                                    # shown first: why not to trust the explanations
 
 
 CSS = """
@@ -93,6 +94,7 @@ figure { margin: 0.8em 0; } figure img { max-width: 100%; height: auto; border: 
 pre { background: #f6f8fa; border: 1px solid #e3e3e3; padding: 0.6em 0.8em; overflow-x: auto; white-space: pre-wrap; }
 .missing { color: #a33; font-style: italic; }
 .note { color: #444; background: #f7f7f2; border-left: 3px solid #c9c38f; padding: 0.4em 0.8em; }
+.warning { color: #5a1010; background: #fdeeee; border-left: 4px solid #c0392b; padding: 0.5em 0.8em; }
 .side { display: flex; flex-wrap: wrap; gap: 0 2.5em; align-items: flex-start; }
 .side > div { flex: 1 1 0; min-width: 320px; } .side > div:last-child { flex-grow: 2; }
 """
@@ -258,11 +260,12 @@ def render_report(content: ReportContent, out_dir: str | Path) -> Path:
     nav = "".join(f'<li><a href="#{sid}">{_e(head)}</a></li>' for sid, head, _ in sections)
     body = "".join(f'<section id="{sid}"><h2>{_e(head)}</h2>{html_}</section>' for sid, head, html_ in sections)
     subtitle = f'<p class="subtitle">{_e(content.subtitle)}</p>' if content.subtitle else ""
+    warn = "".join(f'<p class="warning"><strong>Warning:</strong> {_e(w)}</p>' for w in content.warnings)
     page = (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
         f"<title>{_e(content.title)}</title><style>{CSS}</style></head>\n"
-        f"<body><h1>{_e(content.title)}</h1>{subtitle}<nav><ul>{nav}</ul></nav>\n{body}\n"
+        f"<body><h1>{_e(content.title)}</h1>{subtitle}{warn}<nav><ul>{nav}</ul></nav>\n{body}\n"
         f"<script>{BROKEN_IMAGE_SCRIPT}</script></body></html>\n"
     )
     index = out / "index.html"

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from ..errors import StylexError
+from .augment import parse_augment
 
 
 @dataclass(frozen=True)
@@ -18,9 +19,9 @@ class LossWeights:
     """Weights of the named loss terms (REFERENCE section 3)."""
 
     adv: float = 1.0           # non-saturating logistic adversarial loss (G side)
-    rec_l1: float = 1.0        # L1(x, x') on the encoder path
-    rec_lpips: float = 0.1     # LPIPS(x, x') on the encoder path (0 disables the perceptual term)
-    rec_latent: float = 0.1    # L1(E(x'), E(x))
+    rec_l1: float = 0.1        # L1(x, x') on the encoder path (the authors' 0.1, reported by the replication)
+    rec_lpips: float = 0.1     # LPIPS(x, x') on the encoder path (the authors' 0.1; 0 disables the term)
+    rec_latent: float = 0.1    # L1(E(x'), E(x)); not reported: 0.1, the same scale as the image terms
     cls_kl: float = 1.0        # KL(C(x) || C(x')) (and KL(p || C(G(z, p))) on the mapping path)
     r1_gamma: float = 1.0      # R1 penalty on reals (gamma; applied lazily every r1_interval steps)
     pl_weight: float = 2.0     # path-length regularisation (applied lazily every pl_interval steps)
@@ -61,6 +62,12 @@ class TrainConfig:
     # --- StylEx specifics ---
     paths: str = "alternate"        # "alternate": encoder path and mapping path take turns; "encoder": encoder only
     mapping_every: int = 2          # with paths=alternate, every N-th step is a mapping-path step (2: 1:1)
+    warmup_kimg: float = 0.0        # encoder warm-up: the first N kimg train E and G on reconstruction + KL only
+                                    # (no adversarial term, no mapping path, D idle), then the full objective
+    augment: str = "auto"           # what D sees: ada | fixed:P | none | auto (ada below 30k training images)
+    ada_target: float = 0.6         # ADA's target for E[sign(D(real))]
+    ada_kimg: float = 100.0         # ADA speed: p can move by 1 over this many kimg
+    ada_interval: int = 4           # steps between adjustments of p
     losses: LossWeights = field(default_factory=LossWeights)
     lpips_net: str = "alex"         # LPIPS trunk: alex | vgg
     lpips_weights: str | None = None  # explicit LPIPS weight file/folder (default: searched)
@@ -69,6 +76,7 @@ class TrainConfig:
     snapshot_ticks: int = 5         # checkpoint every N ticks (and at the end, and on Ctrl-C)
     sample_ticks: int = 5           # sample grids every N ticks
     num_samples: int = 8            # images in each sample grid row
+    fidelity_images: int = 100      # held-out images whose fidelity (LPIPS, identity) is logged at sample ticks (0: off)
     max_nonfinite: int = 20         # stop after this many non-finite steps in a row
     seed: int = 0
     device: str = "auto"            # auto | cpu | cuda | cuda:N
@@ -95,6 +103,11 @@ class TrainConfig:
                 raise bad(name, f"learning rate must be in (0, 1), got {getattr(self, name)}")
         if self.paths not in ("alternate", "encoder"):
             raise bad("--paths", f"must be 'alternate' or 'encoder', got {self.paths!r}")
+        if self.warmup_kimg < 0:
+            raise bad("--warmup-kimg", f"must be >= 0, got {self.warmup_kimg}")
+        parse_augment(self.augment)
+        if not -1 < self.ada_target < 1 or self.ada_kimg <= 0 or self.ada_interval < 1:
+            raise bad("--ada-target/ada_kimg/ada_interval", "need -1 < target < 1, ada_kimg > 0, interval >= 1")
         if self.mapping_every < 2:
             raise bad("--mapping-every", "must be >= 2 (every N-th step takes the mapping path)")
         if self.precision not in ("auto", "bf16", "fp32"):
@@ -103,6 +116,8 @@ class TrainConfig:
             raise bad("--lpips-net", f"must be alex or vgg, got {self.lpips_net!r}")
         if self.batch_gpu < 0 or (self.batch_gpu and self.batch_size % self.batch_gpu):
             raise bad("--batch-gpu", f"{self.batch_gpu} must divide --batch {self.batch_size}")
+        if self.fidelity_images < 0 or self.fidelity_images == 1:
+            raise bad("--fidelity-images", "must be 0 (off) or at least 2")
         if self.tick_kimg <= 0 or self.snapshot_ticks < 1 or self.sample_ticks < 1:
             raise bad("tick_kimg/snapshot_ticks/sample_ticks", "must be positive")
         if self.ema_kimg < 0 or self.ema_rampup < 0:
@@ -125,6 +140,7 @@ class TrainConfig:
     def from_json_dict(cls, d: dict[str, Any]) -> "TrainConfig":
         """Rebuild from :meth:`to_json_dict` output; unknown keys are an error."""
         d = dict(d)
+        d.setdefault("augment", "none")   # runs written before augmentation existed trained without it
         losses = LossWeights(**d.pop("losses", {}))
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)

@@ -113,6 +113,15 @@ def any_process(flag: bool, info: DistInfo, device: torch.device) -> bool:
     return bool(t.item() > 0)
 
 
+def mean_over_processes(value: torch.Tensor, info: DistInfo) -> float:
+    """The mean of a scalar over all processes (one small all-reduce; the value itself with one process)."""
+    if info.world_size <= 1:
+        return float(value)
+    t = value.detach().float().reshape(1).clone()
+    dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    return float(t.item()) / info.world_size
+
+
 def barrier(info: DistInfo) -> None:
     """Wait for every process (no-op in a single process)."""
     if info.world_size > 1:

@@ -39,8 +39,10 @@ from ..errors import StylexError
 from ..models.classifier import fold_batchnorm, freeze, load_classifier
 from ..models.networks import NetworkConfig, build_networks
 from . import distributed
+from .augment import AdaptiveStrength, AugmentPipe, parse_augment
 from .checkpoint import CHECKPOINT_NAME, rng_state, safe_load, set_rng_state
 from .config import TrainConfig
+from .fidelity import FidelityProbe
 from .losses import StylexLoss
 from .samples import labelled_grid, save_grid
 
@@ -226,14 +228,13 @@ def train(cfg: TrainConfig, data: DataSpec, classifier_path: str | Path | None, 
     opt_E = make_adam(E.parameters(), cfg.lr_e, betas, 0)
     opt_D = make_adam(D.parameters(), cfg.lr_d, betas, cfg.r1_interval if cfg.losses.r1_gamma > 0 else 0)
 
-    lpips = None
-    if cfg.losses.rec_lpips > 0:
-        from ..models.lpips import LPIPS  # deferred: only runs that use the term need the weights
-
-        lpips = LPIPS(net=cfg.lpips_net, weights=cfg.lpips_weights).to(device)
+    lpips = _load_lpips(cfg, device)
+    augment, ada = _augmentation(cfg, len(dataset), device, say=print if info.is_main and progress else None)
     run_G, run_E, run_D = (torch.compile(m) if cfg.compile else m for m in (G, E, D))
     run_G.mapping, run_G.condition = G.mapping, G.condition  # compiled wrapper forwards only `forward`
-    loss = StylexLoss(run_G, run_E, run_D, classifier, cfg.losses, lpips, cfg.z_dim)
+    loss = StylexLoss(run_G, run_E, run_D, classifier, cfg.losses, lpips if cfg.losses.rec_lpips > 0 else None,
+                      cfg.z_dim, augment=augment)
+    probe = _fidelity_probe(cfg, data, lpips, device) if info.is_main else None
 
     stream = BatchStream(len(dataset), cfg.batch_size, cfg.seed, info.rank, info.world_size)
     counters = Counters()
@@ -246,6 +247,10 @@ def train(cfg: TrainConfig, data: DataSpec, classifier_path: str | Path | None, 
         counters = Counters(**ck["counters"])
         stream.load_state_dict(ck["stream"])
         loss.pl_mean = ck["pl_mean"].to(device)
+        if augment is not None and "augment" in ck:  # runs from before augmentation start at p = 0
+            augment.p.copy_(ck["augment"]["p"])
+            if ada is not None:
+                ada.load_state_dict(ck["augment"]["ada"])
         set_rng_state(ck["rng"][min(info.rank, len(ck["rng"]) - 1)] if isinstance(ck["rng"], list) else ck["rng"])
     else:
         for m in (G, E, D):
@@ -281,6 +286,8 @@ def train(cfg: TrainConfig, data: DataSpec, classifier_path: str | Path | None, 
                 "opt_G": opt_G.state_dict(), "opt_E": opt_E.state_dict(), "opt_D": opt_D.state_dict(),
                 "counters": dataclasses.asdict(counters), "stream": stream.state_dict(),
                 "pl_mean": loss.pl_mean.detach().cpu(), "rng": states,
+                **({"augment": {"p": augment.p.detach().cpu(), "ada": ada.state_dict() if ada else {}}}
+                   if augment is not None else {}),
                 "config": json.dumps(cfg.to_json_dict()),
             }, ckpt_path)
         distributed.barrier(info)
@@ -299,8 +306,12 @@ def train(cfg: TrainConfig, data: DataSpec, classifier_path: str | Path | None, 
         while counters.cur_nimg < total_nimg:
             idx = stream.next()
             real_all = images_to_tensor(images_u8[np.sort(idx)][np.argsort(np.argsort(idx))], device)
+            warmup = counters.cur_nimg < cfg.warmup_kimg * 1000
+            loss.adv_scale = 0.0 if warmup else 1.0
             terms = _train_step(cfg, counters.step, real_all, batch_gpu, loss, G, E, D, opt_G, opt_E, opt_D,
-                                autocast, info)
+                                autocast, info, warmup=warmup)
+            if ada is not None and terms is not None and "D_real_sign" in terms:
+                ada.step(distributed.mean_over_processes(terms["D_real_sign"], info), cfg.batch_size)
             if terms is None:
                 counters.nonfinite_streak += 1
                 counters.nonfinite_total += 1
@@ -333,10 +344,17 @@ def train(cfg: TrainConfig, data: DataSpec, classifier_path: str | Path | None, 
                         "img_per_s": nimg / max(elapsed, 1e-9), "sec_per_kimg": elapsed / max(nimg, 1) * 1000,
                         "peak_mem_gb": peak_memory_gb(device), "nonfinite_total": counters.nonfinite_total}
                 last.update({k: sums[k] / counts[k] for k in sorted(sums)})
+                if augment is not None:
+                    last["augment_p"] = float(augment.p)
+                    if ada is not None and math.isfinite(ada.last_rt):
+                        last["ada_rt"] = ada.last_rt
                 sums, counts = {}, {}
                 if info.is_main:
+                    sample_tick = counters.tick % cfg.sample_ticks == 0 or done
+                    if sample_tick and probe is not None:
+                        last.update(probe(G_ema, E, classifier))
                     _log_tick(out, last, tb, bar)
-                    if counters.tick % cfg.sample_ticks == 0 or done:
+                    if sample_tick:
                         _save_samples(out, counters.cur_nimg, images_u8[sample_idx], sample_z, G_ema, E,
                                       classifier, class_names, device)
                 # no checkpoint while steps are failing: the last good one stays on disk
@@ -391,12 +409,17 @@ def _sigterm_as_interrupt():
 
 
 def _train_step(cfg: TrainConfig, step: int, real_all: torch.Tensor, batch_gpu: int, loss: StylexLoss,
-                G, E, D, opt_G, opt_E, opt_D, autocast, info) -> dict[str, torch.Tensor] | None:
-    """One optimiser step of every phase. Returns the logged terms, or None if it was skipped."""
+                G, E, D, opt_G, opt_E, opt_D, autocast, info, warmup: bool = False) -> dict[str, torch.Tensor] | None:
+    """One optimiser step of every phase. Returns the logged terms, or None if it was skipped.
+
+    ``warmup``: the encoder warm-up, an encoder-path step without the adversarial term (``loss.adv_scale``
+    is 0), with neither path-length regularisation nor a discriminator update.
+    """
     terms: dict[str, torch.Tensor] = {}
     chunks = real_all.split(batch_gpu)
     accum = len(chunks)
-    mapping_step = cfg.paths == "alternate" and step % cfg.mapping_every == cfg.mapping_every - 1
+    mapping_step = (not warmup and cfg.paths == "alternate"
+                    and step % cfg.mapping_every == cfg.mapping_every - 1)
     finite = True
 
     def add(new: dict[str, torch.Tensor]) -> None:
@@ -426,6 +449,10 @@ def _train_step(cfg: TrainConfig, step: int, real_all: torch.Tensor, batch_gpu: 
     if not mapping_step:
         opt_E.step()
     E.requires_grad_(False)
+    if warmup:
+        G.requires_grad_(False)
+        terms["warmup"] = torch.ones([])
+        return terms
 
     # ---- G reg: lazy path length
     if cfg.pl_interval and cfg.losses.pl_weight > 0 and step % cfg.pl_interval == 0:
@@ -460,6 +487,44 @@ def _train_step(cfg: TrainConfig, step: int, real_all: torch.Tensor, batch_gpu: 
     if mapping_step:
         terms["mapping_path"] = torch.ones([])
     return terms
+
+
+def _load_lpips(cfg: TrainConfig, device: torch.device):
+    """LPIPS for the reconstruction term and the fidelity probe; None when neither needs it or no weights exist."""
+    from ..models.lpips import LPIPS, lpips_available  # deferred: only runs that use LPIPS need the weights
+
+    if cfg.losses.rec_lpips > 0:
+        return LPIPS(net=cfg.lpips_net, weights=cfg.lpips_weights).to(device)
+    if cfg.fidelity_images and lpips_available("alex", cfg.lpips_weights if cfg.lpips_net == "alex" else None):
+        return LPIPS(net="alex", weights=cfg.lpips_weights if cfg.lpips_net == "alex" else None).to(device)
+    return None
+
+
+def _augmentation(cfg: TrainConfig, num_images: int, device: torch.device, say=None):
+    """The augmentation pipe for D (None for ``none``) and ADA's controller (None unless adaptive)."""
+    spec = parse_augment(cfg.augment, num_images)
+    if say is not None:
+        what = {"ada": f"ADA (target r_t {cfg.ada_target:g})", "fixed": f"fixed p = {spec.p:g}", "none": "none"}
+        say(f"augmentation of what the discriminator sees: {what[spec.mode]} ({num_images} training images)")
+    if spec.mode == "none":
+        return None, None
+    pipe = AugmentPipe(spec.p).to(device)
+    ada = AdaptiveStrength(pipe, cfg.ada_target, cfg.ada_interval, cfg.ada_kimg) if spec.adaptive else None
+    return pipe, ada
+
+
+def _fidelity_probe(cfg: TrainConfig, data: DataSpec, lpips, device: torch.device) -> FidelityProbe | None:
+    """Fixed held-out (val split) images for the fidelity rows of stats.jsonl; None when off or impossible."""
+    if not cfg.fidelity_images or lpips is None:
+        return None
+    try:
+        val = open_dataset(dataclasses.replace(data, split="val"), progress=False)
+    except StylexError:
+        return None
+    if len(val) < 2:
+        return None
+    idx = np.sort(np.random.default_rng(cfg.seed + 777).permutation(len(val))[:cfg.fidelity_images])
+    return FidelityProbe(images_to_tensor(val.uint8_images()[idx], device), lpips)
 
 
 def _weights_checksum(*modules: torch.nn.Module) -> float:

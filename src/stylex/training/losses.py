@@ -9,6 +9,10 @@ Phases (each returns a scalar to back-propagate and a dict of named terms for lo
   * ``discriminator_main``: logistic loss on reals and the fakes of the G phase.
   * ``discriminator_r1``: lazy R1 gradient penalty on reals.
 
+With an augmentation pipe (:mod:`stylex.training.augment`), every image D sees passes through it: reals and
+fakes in D's loss and R1, fakes in G's adversarial terms. The reconstruction and classifier terms see the
+images as they are. During an encoder warm-up (``adv_scale = 0``) the adversarial term is left out.
+
 All images are ``[N, 3, H, W]`` in ``[-1, 1]``; class vectors ``p`` are softmax probabilities ``[N, K]``.
 """
 
@@ -56,15 +60,24 @@ class StylexLoss:
         weights: loss weights.
         lpips: an LPIPS module (images in [-1, 1] -> ``[N]``), or None when ``weights.rec_lpips == 0``.
         z_dim: width of the mapping network's input.
+        augment: optional differentiable augmentation applied to every image D sees.
     """
 
     def __init__(self, G: nn.Module, E: nn.Module, D: nn.Module, classifier: nn.Module,
-                 weights: LossWeights, lpips: nn.Module | None, z_dim: int):
+                 weights: LossWeights, lpips: nn.Module | None, z_dim: int, augment: nn.Module | None = None):
         self.G, self.E, self.D, self.C = G, E, D, classifier
         self.w = weights
         self.lpips = lpips
         self.z_dim = z_dim
+        self.augment = augment
         self.pl_mean = torch.zeros([])
+        self.adv_scale = 1.0   # 0 during the encoder warm-up: no adversarial term on the encoder path
+
+    def _D(self, images: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
+        """The discriminator on (augmented) images."""
+        if self.augment is not None:
+            images = self.augment(images)
+        return self.D(images, probs)
 
     # ------------------------------------------------------------------ helpers
     @torch.no_grad()
@@ -87,9 +100,10 @@ class StylexLoss:
         fake = self.G(latent, noise_mode="random")              # [N, 3, H, W]
         terms: dict[str, torch.Tensor] = {}
         total = torch.zeros([], device=real.device)
-        adv = F.softplus(-self.D(fake, probs)).float().mean()
-        terms["G_adv"] = adv
-        total = total + self.w.adv * adv
+        if self.adv_scale > 0:
+            adv = F.softplus(-self._D(fake, probs)).float().mean()
+            terms["G_adv"] = adv
+            total = total + self.adv_scale * self.w.adv * adv
         l1 = (fake.float() - real.float()).abs().mean()
         terms["G_rec_l1"] = l1
         total = total + self.w.rec_l1 * l1
@@ -116,7 +130,7 @@ class StylexLoss:
         z = torch.randn([n, self.z_dim], device=probs.device)
         w = self.G.mapping(z)
         fake = self.G(self.G.condition(w, probs.to(w.dtype)), noise_mode="random")
-        adv = F.softplus(-self.D(fake, probs)).float().mean()
+        adv = F.softplus(-self._D(fake, probs)).float().mean()
         kl = kl_divergence(probs, self.C(fake)).mean()
         total = self.w.adv * adv + self.w.cls_kl * kl
         terms = {"G_adv_map": adv.detach(), "G_cls_kl_map": kl.detach()}
@@ -143,17 +157,17 @@ class StylexLoss:
     def discriminator_main(self, real: torch.Tensor, real_probs: torch.Tensor,
                            fake: torch.Tensor, fake_probs: torch.Tensor) -> PhaseResult:
         """Logistic loss: fakes scored low, reals high."""
-        d_fake = self.D(fake.detach(), fake_probs).float()
-        d_real = self.D(real, real_probs).float()
+        d_fake = self._D(fake.detach(), fake_probs).float()
+        d_real = self._D(real, real_probs).float()
         loss = F.softplus(d_fake).mean() + F.softplus(-d_real).mean()
         terms = {"D_loss": loss.detach(), "D_real": d_real.mean().detach(),
-                 "D_fake": d_fake.mean().detach()}
+                 "D_fake": d_fake.mean().detach(), "D_real_sign": torch.sign(d_real.detach()).mean()}
         return PhaseResult(loss, terms)
 
     def discriminator_r1(self, real: torch.Tensor, real_probs: torch.Tensor, interval: int) -> PhaseResult:
         """Lazy R1 penalty ``gamma / 2 * |grad_x D(x)|^2`` on reals (multiplied by ``interval``)."""
         real = real.detach().requires_grad_(True)
-        d_real = self.D(real, real_probs).float()
+        d_real = self._D(real, real_probs).float()
         (grad,) = torch.autograd.grad(d_real.sum(), real, create_graph=True)
         penalty = grad.square().sum([1, 2, 3]).mean()
         loss = (penalty * (self.w.r1_gamma / 2) + d_real.mean() * 0) * interval
