@@ -126,13 +126,29 @@ def test_flip_rate_partial_and_repeats():
     res = flip_rate(G, C, lat, attrs, 1, smin, smax)
     assert res.rate == pytest.approx(10 / 30) and res.flipped[:10].all() and not res.flipped[10:].any()
     rep = flip_rate_repeats(G, C, lat, attrs, 1, smin, smax, num_repeats=3)
-    assert rep.rates == [1.0, 0.0, 0.0] and rep.n_images == 30
-    assert rep.mean == pytest.approx(1 / 3) and rep.std == pytest.approx(np.std([1.0, 0, 0]))
+    # sets stratified by base class: the 10 flipping class-0 images spread 4/3/3 over the three sets of 10
+    # (contiguous sets would have given 1.0, 0.0, 0.0: a spread that measured the class mix, not the method)
+    assert rep.rates == [pytest.approx(0.4), pytest.approx(0.3), pytest.approx(0.3)] and rep.n_images == 30
+    assert rep.mean == pytest.approx(1 / 3) and rep.std == pytest.approx(np.std([0.4, 0.3, 0.3]))
+    assert "stratified" in rep.as_dict()["sets"]
     assert rep.as_dict()["curve"] == [pytest.approx(1 / 3)]
     # the 10 class-0 images all flip, the 20 class-1 images none: the split says which way flips go
     assert rep.as_dict()["by_base_class"] == {"0": {"n": 10, "rate": 1.0}, "1": {"n": 20, "rate": 0.0}}
     with pytest.raises(StylexError):
         flip_rate_repeats(G, C, lat, attrs, 1, smin, smax, num_repeats=31)
+
+
+def test_stratified_sets_have_the_same_class_mix():
+    from stylex.explain.metrics import stratified_sets
+
+    base = np.array([1] * 17 + [0] * 5 + [2] * 9)
+    np.random.default_rng(0).shuffle(base)
+    sets = stratified_sets(base, 4)
+    assert sorted(np.concatenate(sets).tolist()) == list(range(len(base)))          # disjoint, complete
+    for c in (0, 1, 2):
+        counts = [int((base[s] == c).sum()) for s in sets]
+        assert max(counts) - min(counts) <= 1
+    assert max(map(len, sets)) - min(map(len, sets)) <= 1
 
 
 def test_attribute_moves_rules():

@@ -72,6 +72,7 @@ class FlipRateResult:
     n_images: int
     flipped: np.ndarray        # [N] bool, at k = top_k
     base_class: np.ndarray     # [N] int64
+    flips_by_k: np.ndarray | None = None   # [k, N] bool: flipped with the first j+1 moves (row j)
 
 
 @torch.no_grad()
@@ -120,7 +121,11 @@ def _flip_rate(generator, classifier, latents, attributes, k, style_min, style_m
             flips[j - 1, start:start + len(lat)] = (edited != base).cpu().numpy()
     curve = [float(f.mean()) for f in flips]
     return FlipRateResult(rate=curve[-1], curve=curve, n_images=len(latents), flipped=flips[-1],
-                          base_class=base_all)
+                          base_class=base_all, flips_by_k=flips)
+
+
+STRATIFIED_SETS = ("disjoint sets stratified by base class: the images of each class (the classifier's argmax on "
+                   "the reconstruction), in test order, dealt in turn to the sets, so every set has the same class mix")
 
 
 @dataclass
@@ -133,23 +138,42 @@ class FlipRateSummary:
     curve: list[float]         # mean over repeats, k = 1..top_k
     rates: list[float]         # one per repeat
     by_base_class: dict[str, dict] | None = None  # {b: {"n": images with base class b, "rate": their flip rate}}, pooled
+    sets: str = STRATIFIED_SETS                   # how the repeats' image sets were drawn
 
     def as_dict(self) -> dict:
-        """The ``metrics.json`` record: mean, std, n_images, curve, the per-repeat rates and the
-        flip rate per base class (pooled over repeats: it shows which way the flips go)."""
+        """The ``metrics.json`` record: mean, std, n_images, curve, the per-repeat rates, the
+        flip rate per base class (pooled over repeats: it shows which way the flips go) and how the sets were drawn."""
         return {"mean": self.mean, "std": self.std, "n_images": self.n_images, "curve": self.curve,
-                "rates": self.rates, "by_base_class": self.by_base_class}
+                "rates": self.rates, "by_base_class": self.by_base_class, "sets": self.sets}
+
+
+def stratified_sets(base_class: np.ndarray, num_sets: int) -> list[np.ndarray]:
+    """Split ``range(N)`` into ``num_sets`` disjoint sets with the same class mix (sizes differ by at most 1 per class).
+
+    The images of each class, in order, are dealt to the sets in turn; each class starts where the previous
+    one stopped, so the set sizes stay within 1 of each other too.
+    """
+    sets: list[list[int]] = [[] for _ in range(num_sets)]
+    turn = 0
+    for c in np.unique(base_class):
+        for i in np.flatnonzero(base_class == c):
+            sets[turn % num_sets].append(int(i))
+            turn += 1
+    return [np.array(sorted(s), dtype=np.int64) for s in sets]
 
 
 def flip_rate_repeats(generator, classifier, latents: torch.Tensor, attributes: Sequence[Attribute], k: int,
                       style_min, style_max, *, num_repeats: int = 5, batch_size: int = 32,
                       device=None) -> FlipRateSummary:
-    """Flip rate on ``num_repeats`` disjoint, contiguous splits of ``latents`` (mean +/- std).
+    """Flip rate on ``num_repeats`` disjoint sets of ``latents`` with the same class mix (mean +/- std).
+
+    Every image is measured once; the sets are then drawn by :func:`stratified_sets` on the images' base
+    classes, so the spread between sets measures the method, not how many images of each class a set
+    happened to get (a flip rate that differs by class would otherwise vary with the mix).
 
     Args:
         generator, classifier, attributes, k, style_min, style_max, batch_size, device: as :func:`flip_rate`.
-        latents: ``[N, D]`` test latents (disjoint from the AttFind images); split into
-            ``num_repeats`` near-equal disjoint sets (``np.array_split`` order).
+        latents: ``[N, D]`` test latents (disjoint from the AttFind images).
         num_repeats: R >= 1.
 
     Returns:
@@ -158,17 +182,15 @@ def flip_rate_repeats(generator, classifier, latents: torch.Tensor, attributes: 
     if num_repeats < 1 or num_repeats > len(latents):
         raise StylexError(f"flip rate repeats = {num_repeats} with {len(latents)} test images: use "
                           "1 <= repeats <= number of test images (option --repeats)")
-    results = [flip_rate(generator, classifier, latents[torch.as_tensor(part)], attributes, k, style_min,
-                         style_max, batch_size=batch_size, device=device)
-               for part in np.array_split(np.arange(len(latents)), num_repeats)]
-    rates = np.array([r.rate for r in results])
-    curves = np.array([r.curve for r in results])                                     # [R, k]
-    base = np.concatenate([r.base_class for r in results])
-    flipped = np.concatenate([r.flipped for r in results])
+    res = flip_rate(generator, classifier, latents, attributes, k, style_min, style_max, batch_size=batch_size,
+                    device=device)
+    parts = stratified_sets(res.base_class, num_repeats)
+    curves = np.array([res.flips_by_k[:, part].mean(axis=1) for part in parts])     # [R, k]
+    rates = curves[:, -1]
+    base, flipped = res.base_class, res.flipped
     by_class = {str(int(b)): {"n": int((base == b).sum()), "rate": float(flipped[base == b].mean())}
                 for b in np.unique(base)}
-    return FlipRateSummary(mean=float(rates.mean()), std=float(rates.std(ddof=0)),
-                           n_images=int(sum(r.n_images for r in results)),
+    return FlipRateSummary(mean=float(rates.mean()), std=float(rates.std(ddof=0)), n_images=int(len(latents)),
                            curve=[float(c) for c in curves.mean(axis=0)], rates=[float(r) for r in rates],
                            by_base_class=by_class)
 
