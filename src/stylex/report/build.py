@@ -121,15 +121,15 @@ def _extreme(effects, index: int, direction: int) -> float:
 
 # ------------------------------------------------------------------------------------------ sections
 def _data_summary(run) -> dict[str, Any]:
-    data = run.config.get("data", {})
-    summary: dict[str, Any] = {"data format": data.get("format", "?")}
-    if data.get("format") == "synthetic":
-        summary["data"] = (f"synthetic world ({data.get('synthetic_size')} images, seed {data.get('synthetic_seed')}; "
+    data = run.data_spec
+    summary: dict[str, Any] = {"data format": data.format}
+    if data.format == "synthetic":
+        summary["data"] = (f"synthetic world ({data.synthetic_size} images, seed {data.synthetic_seed}; "
                            "see docs for its factors)")
     else:
-        summary["data path"] = data.get("path")
-    if data.get("attribute"):
-        summary["attribute"] = data["attribute"]
+        summary["data path"] = data.path
+    if data.attribute:
+        summary["attribute"] = data.attribute
     summary["classes"] = ", ".join(f"{i}: {n}" for i, n in enumerate(run.class_names))
     summary["resolution"] = f"{run.resolution} px"
     extra = getattr(run.classifier, "extra", None) or {}
@@ -145,10 +145,10 @@ def _data_summary(run) -> dict[str, Any]:
 
 
 def _training_section(run, fig_dir: Path) -> tuple[dict[str, Any], str | None, str]:
-    train = run.config.get("train", {})
-    summary: dict[str, Any] = {"preset": train.get("preset", "?"), "resolution": f"{run.resolution} px",
-                               "kimg planned": train.get("kimg"), "batch size": train.get("batch_size"),
-                               "training paths": train.get("paths")}
+    train = run.train_config
+    summary: dict[str, Any] = {"preset": train.preset, "resolution": f"{run.resolution} px",
+                               "kimg planned": train.kimg, "batch size": train.batch_size,
+                               "training paths": train.paths}
     stats_path = run.dir / "stats.jsonl"
     rows = read_stats(stats_path) if stats_path.is_file() else []
     if not rows:
@@ -419,7 +419,7 @@ def build_report(run_dir: str | Path, attfind_dir: str | Path | None = None, eva
     run = load_run(run_dir, device=resolve_device(str(device)), progress=progress)
     notes: dict[str, str] = {}
     clf_command = (getattr(run.classifier, "extra", None) or {}).get("command")
-    commands = [c for c in [_command_text(clf_command), _command_text(run.config.get("command"))] if c]
+    commands = [c for c in [_command_text(clf_command), _command_text(run.config.command)] if c]
 
     summary = _data_summary(run)
     _log(progress, "training curves")
@@ -481,11 +481,11 @@ def build_report(run_dir: str | Path, attfind_dir: str | Path | None = None, eva
         notes["flip-rate"] = ("No evaluation given: run `stylex evaluate --run RUN --attributes ATTFIND_DIR --out "
                               "EVAL_DIR`, then `stylex report ... --eval EVAL_DIR`.")
 
-    data = run.config.get("data", {})
+    data = run.data_spec
     joiner = " vs " if run.num_classes <= 3 else ", "
     title = f"StylEx explanation of a classifier: {joiner.join(run.class_names)}"
-    subtitle = (f"Run folder {run.dir.resolve().name}: {data.get('format', '?')} data"
-                + (f" ({data['attribute']})" if data.get("attribute") else "") + f", {run.resolution} px")
+    subtitle = (f"Run folder {run.dir.resolve().name}: {data.format} data"
+                + (f" ({data.attribute})" if data.attribute else "") + f", {run.resolution} px")
     content = ReportContent(
         title=title, subtitle=subtitle, summary=summary, training_summary=train_summary, training_curve=train_curve,
         reconstructions=recon_png, attributes=attributes, image_explanations=explanations, flip_rates=flip_rows,
