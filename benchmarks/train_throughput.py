@@ -95,7 +95,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     from stylex.training.distributed import DistInfo
-    from stylex.training.loop import _autocast, _train_step
+    from stylex.device import autocast as autocast_for
+    from stylex.device import precision_dtype
+    from stylex.training.loop import _train_step
 
     device = torch.device(args.device)
     torch.manual_seed(0)
@@ -105,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     cfg, G, E, D, loss, (opt_G, opt_E, opt_D) = build(args.preset, batch, device, not args.no_lpips,
                                                       args.precision, args.classifier_width)
     real = torch.rand(batch, 3, cfg.network.resolution, cfg.network.resolution, device=device) * 2 - 1
-    autocast = _autocast(cfg, device)
+    autocast = autocast_for(device, precision_dtype(cfg.precision, device), on_cpu=True)
     info = DistInfo()
 
     def step(i: int) -> None:

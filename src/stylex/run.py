@@ -24,13 +24,13 @@ import torch
 import torch.nn.functional as F
 
 from .data import DataSpec, open_dataset
+from .data.tensors import images_to_tensor
 from .errors import StylexError
 from .models.classifier import ClassifierAdapter, fold_batchnorm, freeze, load_classifier
 from .models.generator import Generator, Styles, StyleLayout
 from .models.networks import build_networks
 from .training.checkpoint import CHECKPOINT_NAME, safe_load
 from .training.config import RunConfig, TrainConfig, read_run_config
-from .training.loop import images_to_tensor
 
 
 @dataclass

@@ -23,7 +23,9 @@ import torch
 import torch.nn.functional as F
 
 from ..atomic import write_json
+from ..data.tensors import images_to_tensor
 from ..errors import StylexError
+from ..models.lpips import LPIPS, lpips_available, upsample_for_lpips
 from .attfind import compute_effects, load_effects, save_effects
 from .baselines import random_attributes, wu_attributes
 from .edits import edit_offsets
@@ -116,8 +118,6 @@ def _random_class_probs(run, n: int, seed: int) -> torch.Tensor:
 
 
 def _images(ds, ids: np.ndarray, device) -> torch.Tensor:
-    from ..training.loop import images_to_tensor
-
     return images_to_tensor(ds.uint8_images()[np.sort(ids)], device)
 
 
@@ -278,18 +278,11 @@ def _reconstruction(run, cfg: EvalConfig, data, lpips) -> dict[str, Any]:
     ds = run.dataset("val", data)
     ids = np.sort(np.random.default_rng(cfg.seed + 7).permutation(len(ds))[:cfg.recon_images])
     if lpips is None:
-        from ..models.lpips import LPIPS, lpips_available
-
         lpips = LPIPS("alex").to(run.device) if lpips_available("alex") else None
     lp = None
     if lpips is not None:
         def lpips_at_64(x, y):  # LPIPS's AlexNet taps need >= 64 px (as in training)
-            from ..training.losses import LPIPS_MIN_SIZE
-
-            if x.shape[-1] < LPIPS_MIN_SIZE:
-                x = F.interpolate(x, size=LPIPS_MIN_SIZE, mode="bilinear", align_corners=False)
-                y = F.interpolate(y, size=LPIPS_MIN_SIZE, mode="bilinear", align_corners=False)
-            return lpips(x, y)
+            return lpips(*upsample_for_lpips(x, y))
 
         lp = lpips_at_64
     parts: dict[str, list] = {"x": [], "r": [], "lo": [], "lr": []}

@@ -26,6 +26,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..data.tensors import to_uint8
+from ..device import resolve_device
 from ..errors import StylexError
 from ..explain.edits import set_coordinates
 from .animation import attribute_gif, attribute_gif_tiled
@@ -83,12 +85,6 @@ def _command_text(cmd: Any) -> str | None:
     if not cmd:
         return None
     return shlex.join(str(c) for c in cmd) if isinstance(cmd, (list, tuple)) else str(cmd)
-
-
-def _to_uint8(images: torch.Tensor) -> np.ndarray:
-    """``[N, 3, H, W]`` in [-1, 1] -> ``uint8 [N, H, W, 3]``."""
-    x = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return x.permute(0, 2, 3, 1).numpy()
 
 
 @torch.no_grad()
@@ -188,7 +184,7 @@ def _reconstructions(run, fig_dir: Path, seed: int) -> tuple[str, str]:
     K = run.num_classes
     target = 1 if K == 2 else 0
     png = fig_dir / "reconstructions.png"
-    reconstruction_grid(_to_uint8(images), _to_uint8(recon), _probs(run, images), _probs(run, recon),
+    reconstruction_grid(to_uint8(images), to_uint8(recon), _probs(run, images), _probs(run, recon),
                         run.class_names, target, path=png, columns=min(n, 8))
     note += (f"{n} held-out images from the {split} split (top) and G(E(x), C(x)) (bottom); each tile shows the "
              f"classifier's probability of class '{run.class_names[target]}'.")
@@ -254,7 +250,7 @@ def _attribute_entries(run, af: AttFindOutputs, fig_dir: Path, num_attributes: i
         target = _extreme(eff, attr.index, attr.direction)
         orig, edit = _edit(run, eff.latents[idx], [[(attr.index, target)]] * len(idx))
         po, pe = _probs(run, orig), _probs(run, edit)
-        o8, e8 = _to_uint8(orig), _to_uint8(edit)
+        o8, e8 = to_uint8(orig), to_uint8(edit)
         cname = run.class_names[attr.target_class]
         main = None
         if gt_rows is not None and i < len(gt_rows) and gt_rows[i].get("main_factor"):
@@ -323,7 +319,7 @@ def _image_explanations(run, af: AttFindOutputs, fig_dir: Path, k: int) -> list[
                   f"c{run.layout.to_layer(a.index)[1]} -> {a.direction_name}" for a in attrs]
         png = fig_dir / f"explain_img{n:03d}.png"
         cname = run.class_names[target]
-        image_explanation(_to_uint8(orig[:1])[0], _to_uint8(edit[:-1]), _to_uint8(edit[-1:])[0], po[0], pe[:-1],
+        image_explanation(to_uint8(orig[:1])[0], to_uint8(edit[:-1]), to_uint8(edit[-1:])[0], po[0], pe[:-1],
                           pe[-1], labels, run.class_names, target, path=png)
         after = int(np.argmax(pe[-1]))
         verdict = (f"after the combined edit the classifier says '{run.class_names[after]}' "
@@ -402,7 +398,6 @@ def build_report(run_dir: str | Path, attfind_dir: str | Path | None = None, eva
         StylexError: a missing/malformed input, or bad counts.
     """
     from ..run import load_run
-    from ..training.distributed import resolve_device
 
     if num_attributes < 1 or images_per_attribute < 1:
         raise StylexError(f"--attributes {num_attributes} / --images-per-attribute {images_per_attribute}: use 1 "

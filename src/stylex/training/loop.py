@@ -12,7 +12,6 @@ Entry point: :func:`train`. The run directory holds::
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import json
@@ -33,6 +32,9 @@ from tqdm import tqdm
 
 from ..atomic import torch_save as atomic_save
 from ..data import DataSpec, open_dataset
+from ..data.tensors import images_to_tensor
+from ..device import autocast as autocast_for
+from ..device import precision_dtype, resolve_device
 from ..errors import StylexError
 from ..models.classifier import fold_batchnorm, freeze, load_classifier
 from ..models.networks import build_networks
@@ -85,12 +87,6 @@ class BatchStream:
     def load_state_dict(self, state: dict[str, int]) -> None:
         self.epoch, self.pos = int(state["epoch"]), int(state["pos"])
         self._perm = self._permutation(self.epoch)
-
-
-def images_to_tensor(u8: np.ndarray, device: torch.device) -> torch.Tensor:
-    """``uint8 [N, H, W, 3]`` -> float ``[N, 3, H, W]`` in [-1, 1] on ``device`` (converted there)."""
-    x = torch.from_numpy(np.ascontiguousarray(u8)).to(device, non_blocking=True)
-    return x.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -165,7 +161,7 @@ def train(cfg: TrainConfig, data: DataSpec, classifier_path: str | Path | None, 
     elif ckpt_path.is_file():
         raise StylexError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
     cfg.validate()
-    device = distributed.resolve_device(cfg.device, info)
+    device = resolve_device(cfg.device, info.local_rank)
     torch.manual_seed(cfg.seed + info.rank)
     np.random.seed(cfg.seed + info.rank)
 
@@ -229,7 +225,7 @@ def train(cfg: TrainConfig, data: DataSpec, classifier_path: str | Path | None, 
     if cfg.batch_size % info.world_size or (cfg.batch_size // info.world_size) % batch_gpu:
         raise StylexError(f"--batch {cfg.batch_size} must be divisible by the number of processes "
                           f"({info.world_size}) times --batch-gpu ({batch_gpu})")
-    autocast = _autocast(cfg, device)
+    autocast = autocast_for(device, precision_dtype(cfg.precision, device), on_cpu=True)
     total_nimg = int(round(cfg.kimg * 1000))
     tick_nimg = max(1, int(round(cfg.tick_kimg * 1000)))
 
@@ -444,15 +440,6 @@ def _skip(*opts) -> None:
     for opt in opts:
         opt.zero_grad(set_to_none=True)
     return None
-
-
-def _autocast(cfg: TrainConfig, device: torch.device):
-    precision = cfg.precision
-    if precision == "auto":
-        precision = "bf16" if device.type == "cuda" else "fp32"
-    if precision == "bf16":
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 def _tensorboard(out: Path):
