@@ -20,11 +20,11 @@ import torch
 
 def build_models(preset: str, resolution: int, num_classes: int, classifier: str, device: str):
     """Random-weight generator (from a training preset) and classifier."""
-    from stylex.models.networks import NetworkConfig, build_networks
+    from stylex.models.networks import build_networks
     from stylex.training.config import resolve_config
 
     cfg = resolve_config(preset, resolution=resolution)
-    G, _, _ = build_networks(NetworkConfig(**cfg.network_kwargs(num_classes)))
+    G, _, _ = build_networks(cfg.with_classes(num_classes).network)
     if classifier == "mobilenet":
         from stylex.models.classifier import ClassifierConfig, build_classifier, fold_batchnorm, freeze
         C = build_classifier(ClassifierConfig(num_classes=num_classes, width_mult=0.25, pretrained="none",

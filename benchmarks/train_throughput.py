@@ -24,16 +24,16 @@ PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0}
 
 def build(preset: str, batch: int, device: torch.device, lpips: bool, precision: str, classifier_width: float):
     from stylex.models.classifier import ClassifierConfig, build_classifier, freeze
-    from stylex.models.networks import NetworkConfig, build_networks
+    from stylex.models.networks import build_networks
     from stylex.training.config import resolve_config
     from stylex.training.losses import StylexLoss
     from stylex.training.loop import make_adam
 
     cfg = resolve_config(preset, batch_size=batch, rec_lpips_weight=None if lpips else 0.0, precision=precision,
                          device=device.type)
-    G, E, D = (m.to(device) for m in build_networks(NetworkConfig(**cfg.network_kwargs(2))))
+    G, E, D = (m.to(device) for m in build_networks(cfg.with_classes(2).network))
     clf = build_classifier(ClassifierConfig(num_classes=2, width_mult=classifier_width, pretrained="none",
-                                            resolution=cfg.resolution)).to(device).eval()
+                                            resolution=cfg.network.resolution)).to(device).eval()
     freeze(clf)
     lp = None
     if cfg.losses.rec_lpips > 0:
@@ -43,7 +43,7 @@ def build(preset: str, batch: int, device: torch.device, lpips: bool, precision:
     opts = (make_adam(G.parameters(), cfg.lr_g, (cfg.beta1, cfg.beta2), cfg.pl_interval),
             make_adam(E.parameters(), cfg.lr_e, (cfg.beta1, cfg.beta2), 0),
             make_adam(D.parameters(), cfg.lr_d, (cfg.beta1, cfg.beta2), cfg.r1_interval))
-    return cfg, G, E, D, StylexLoss(G, E, D, clf, cfg.losses, lp, cfg.z_dim), opts
+    return cfg, G, E, D, StylexLoss(G, E, D, clf, cfg.losses, lp, cfg.network.z_dim), opts
 
 
 def network_costs(cfg, G, E, D, loss, batch: int, device: torch.device) -> dict[str, tuple[float, float]]:
@@ -61,8 +61,8 @@ def network_costs(cfg, G, E, D, loss, batch: int, device: torch.device) -> dict[
             fn()
         return counter.get_total_flops() / batch / 1e9
 
-    res = cfg.resolution
-    lat = torch.randn(batch, cfg.w_dim + 2, device=device, requires_grad=True)
+    res = cfg.network.resolution
+    lat = torch.randn(batch, cfg.network.w_dim + 2, device=device, requires_grad=True)
     x = (torch.rand(batch, 3, res, res, device=device) * 2 - 1).requires_grad_(True)
     probs = torch.full((batch, 2), 0.5, device=device)
     calls = {"G (synthesis)": lambda: G(lat), "E": lambda: E(x), "D": lambda: D(x, probs),
@@ -95,7 +95,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     from stylex.training.distributed import DistInfo
-    from stylex.training.loop import _autocast, _train_step
+    from stylex.device import autocast as autocast_for
+    from stylex.device import precision_dtype
+    from stylex.training.loop import _train_step
 
     device = torch.device(args.device)
     torch.manual_seed(0)
@@ -104,8 +106,8 @@ def main(argv: list[str] | None = None) -> None:
     batch = args.batch or PRESETS[args.preset].batch_size
     cfg, G, E, D, loss, (opt_G, opt_E, opt_D) = build(args.preset, batch, device, not args.no_lpips,
                                                       args.precision, args.classifier_width)
-    real = torch.rand(batch, 3, cfg.resolution, cfg.resolution, device=device) * 2 - 1
-    autocast = _autocast(cfg, device)
+    real = torch.rand(batch, 3, cfg.network.resolution, cfg.network.resolution, device=device) * 2 - 1
+    autocast = autocast_for(device, precision_dtype(cfg.precision, device), on_cpu=True)
     info = DistInfo()
 
     def step(i: int) -> None:
@@ -145,10 +147,10 @@ def main(argv: list[str] | None = None) -> None:
         peak_mem = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
         name = f"CPU, {torch.get_num_threads()} threads"
     peak = args.peak_tflops or next((v for k, v in PEAK_TFLOPS.items() if k in name), None)
-    from stylex.models.networks import NetworkConfig, count_flops_per_image
+    from stylex.models.networks import count_flops_per_image
 
-    macs = count_flops_per_image(NetworkConfig(**cfg.network_kwargs(2)))
-    print(f"device: {name}; preset {args.preset} ({cfg.resolution} px), batch {batch}, "
+    macs = count_flops_per_image(cfg.with_classes(2).network)
+    print(f"device: {name}; preset {args.preset} ({cfg.network.resolution} px), batch {batch}, "
           f"precision {args.precision}, lpips {'off' if args.no_lpips else 'on'}")
     print(f"forward GMAC/image: G {macs['G'] / 1e9:.3f}, E {macs['E'] / 1e9:.3f}, D {macs['D'] / 1e9:.3f}")
     print(f"training GFLOP/image (counted, both paths, without lazy reg): {flops_per_image / 1e9:.2f}")

@@ -158,13 +158,13 @@ def test_existing_run_needs_resume(tmp_path, classifier_file):
 def test_every_parameter_gets_a_gradient(classifier_file):
     """One encoder-path and one mapping-path step together touch every parameter of G, E and D."""
     from stylex.models.classifier import load_classifier
-    from stylex.models.networks import NetworkConfig, build_networks
+    from stylex.models.networks import build_networks
     from stylex.training.losses import StylexLoss
 
     cfg = tiny_cfg()
     clf = load_classifier(classifier_file)
-    G, E, D = build_networks(NetworkConfig(**cfg.network_kwargs(2)))
-    loss = StylexLoss(G, E, D, clf, cfg.losses, None, cfg.z_dim)
+    G, E, D = build_networks(cfg.with_classes(2).network)
+    loss = StylexLoss(G, E, D, clf, cfg.losses, None, cfg.network.z_dim)
     real = torch.rand(4, 3, 32, 32) * 2 - 1
     probs = loss.class_probs(real)
     total = loss.generator_encoder_path(real, probs).loss + loss.generator_mapping_path(probs).loss
@@ -241,7 +241,7 @@ def test_run_api(tmp_path, classifier_file):
     images = run.load_images(3, split="train")
     assert images.shape == (3, 3, 32, 32) and images.min() >= -1 and images.max() <= 1
     latent = run.encode(images)
-    assert latent.shape == (3, run.train_config.w_dim + 2)
+    assert latent.shape == (3, run.train_config.network.w_dim + 2)
     styles = run.styles(latent)
     assert styles.flat().shape == (3, run.layout.num_coords)
     recon = run.generate(styles)

@@ -63,7 +63,7 @@ def run_demo(out_dir: str | Path, quick: bool = False, device: str = "auto", pro
     from .run import load_run
     from .training.classifier import ClassifierTrainConfig, train_classifier
     from .training.config import resolve_config
-    from .training.distributed import resolve_device
+    from .device import resolve_device
     from .training.loop import train
 
     cfg = QUICK if quick else FULL

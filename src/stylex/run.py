@@ -18,20 +18,19 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .data import DataSpec, open_dataset
+from .data.tensors import images_to_tensor
 from .errors import StylexError
 from .models.classifier import ClassifierAdapter, fold_batchnorm, freeze, load_classifier
 from .models.generator import Generator, Styles, StyleLayout
-from .models.networks import NetworkConfig, build_networks
+from .models.networks import build_networks
 from .training.checkpoint import CHECKPOINT_NAME, safe_load
-from .training.config import TrainConfig
-from .training.loop import images_to_tensor, read_run_config
+from .training.config import RunConfig, TrainConfig, read_run_config
 
 
 @dataclass
@@ -39,7 +38,7 @@ class Run:
     """A trained StylEx run: EMA generator, encoder, discriminator, classifier and configuration."""
 
     dir: Path
-    config: dict[str, Any]
+    config: RunConfig
     G: Generator
     E: torch.nn.Module
     D: torch.nn.Module
@@ -55,23 +54,28 @@ class Run:
 
     @property
     def class_names(self) -> list[str]:
-        return list(self.config["class_names"])
+        """The classifier's class names, in output order."""
+        return list(self.config.class_names)
 
     @property
     def num_classes(self) -> int:
-        return len(self.config["class_names"])
+        """K."""
+        return len(self.config.class_names)
 
     @property
     def train_config(self) -> TrainConfig:
-        return TrainConfig.from_json_dict(self.config["train"])
+        """The run's training configuration (with its network configuration)."""
+        return self.config.train
 
     @property
     def data_spec(self) -> DataSpec:
-        return DataSpec(**self.config["data"])
+        """The data the run was trained on."""
+        return self.config.data
 
     @property
     def resolution(self) -> int:
-        return int(self.config["network"]["resolution"])
+        """Image size of the networks."""
+        return self.config.train.network.resolution
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
@@ -96,7 +100,7 @@ class Run:
             class_probs: class vectors ``[n, K]``; default: one-hot classes in turn.
         """
         gen = torch.Generator().manual_seed(seed)
-        z = torch.randn([n, int(self.config["network"]["z_dim"])], generator=gen).to(self.device)
+        z = torch.randn([n, self.config.train.network.z_dim], generator=gen).to(self.device)
         if class_probs is None:
             class_probs = F.one_hot(torch.arange(n) % self.num_classes, self.num_classes).float()
         return self.G.condition(self.G.mapping(z), class_probs.to(self.device))
@@ -150,7 +154,7 @@ def load_run(path: str | Path, device: str | torch.device = "cpu", progress: boo
     config = read_run_config(path)
     device = torch.device(device)
     ck = safe_load(path / CHECKPOINT_NAME, map_location=device)
-    G, E, D = build_networks(NetworkConfig(**config["network"]))
+    G, E, D = build_networks(config.train.network)
     G.load_state_dict(ck["G_ema"])
     E.load_state_dict(ck["E"])
     D.load_state_dict(ck["D"])

@@ -34,7 +34,7 @@ def run(args) -> int:
     from ..explain.pipeline import AttFindConfig, run_attfind
     from ..explain.selection import SelectionConfig
     from ..run import load_run
-    from ..training.distributed import resolve_device
+    from ..device import resolve_device
 
     cfg = AttFindConfig(num_images=args.num_images, source=args.source, batch_size=args.batch_size,
                         precision=args.precision, seed=args.seed, discriminator_filter=args.discriminator_filter,

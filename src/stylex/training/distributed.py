@@ -45,29 +45,6 @@ def init_distributed(device_kind: str) -> DistInfo:
     return DistInfo(rank=rank, world_size=world, local_rank=local_rank)
 
 
-def resolve_device(name: str, info: DistInfo = DistInfo()) -> torch.device:
-    """The device for ``--device``: ``auto`` -> this process's GPU when there is one, else the CPU.
-
-    Raises:
-        StylexError: a CUDA device was asked for on a machine without one.
-    """
-    from ..errors import StylexError
-
-    if str(name) == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        device = torch.device(name)
-    except (RuntimeError, TypeError) as exc:
-        raise StylexError(f"--device {name!r} is not a device: use auto, cpu, cuda or cuda:N") from exc
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise StylexError(f"--device {name} was asked for but no CUDA GPU is available; use --device cpu")
-        if device.index is None:
-            device = torch.device("cuda", info.local_rank)
-        torch.cuda.set_device(device)
-    return device
-
-
 def average_gradients(params: list[torch.nn.Parameter], info: DistInfo) -> bool:
     """Average the gradients of ``params`` over all processes; return whether all are finite.
 

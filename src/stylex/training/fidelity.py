@@ -17,14 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .losses import LPIPS_MIN_SIZE
-
-
-def lpips_ready(images: torch.Tensor) -> torch.Tensor:
-    """Images below LPIPS's 64 px minimum upsampled to it (bilinear), as in training; others unchanged."""
-    if images.shape[-1] < LPIPS_MIN_SIZE:
-        return F.interpolate(images, size=(LPIPS_MIN_SIZE, LPIPS_MIN_SIZE), mode="bilinear", align_corners=False)
-    return images
+from ..models.lpips import upsample_for_lpips
 
 
 def identity_scores(dist: torch.Tensor | np.ndarray, classes: np.ndarray | None = None,
@@ -84,7 +77,7 @@ class FidelityProbe:
             agree.append((classifier(r).float().argmax(1) == logits.argmax(1)).float())
             recons.append(r)
         recon = torch.cat(recons)
-        dist = self.lpips.pairwise(lpips_ready(recon.float()), lpips_ready(self.images.float()), self.batch)
+        dist = self.lpips.pairwise(*upsample_for_lpips(recon.float(), self.images.float()), self.batch)
         ids = identity_scores(dist)
         return {"heldout_lpips": float(dist.diagonal().mean()), "heldout_identity_top1": ids["identity_top1"],
                 "heldout_identity_top5": ids["identity_top5"], "heldout_agreement": float(torch.cat(agree).mean())}

@@ -3,7 +3,7 @@ ticks with stats.jsonl, sample grids, atomic checkpoints and bit-identical resum
 
 Entry point: :func:`train`. The run directory holds::
 
-    config.json      resolved TrainConfig + data spec + class names (+ network config)
+    config.json      resolved TrainConfig (with its NetworkConfig) + data spec + class names (RunConfig)
     classifier.pt    the frozen classifier being explained (copied in)
     checkpoint.pt    latest checkpoint (G, G_ema, E, D, optimisers, counters, RNG states)
     stats.jsonl      one JSON line per tick
@@ -12,7 +12,6 @@ Entry point: :func:`train`. The run directory holds::
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import json
@@ -31,17 +30,18 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .. import __version__
 from ..atomic import torch_save as atomic_save
-from ..atomic import write_json
 from ..data import DataSpec, open_dataset
+from ..data.tensors import images_to_tensor
+from ..device import autocast as autocast_for
+from ..device import precision_dtype, resolve_device
 from ..errors import StylexError
 from ..models.classifier import fold_batchnorm, freeze, load_classifier
-from ..models.networks import NetworkConfig, build_networks
+from ..models.networks import build_networks
 from . import distributed
 from .augment import AdaptiveStrength, AugmentPipe, parse_augment
 from .checkpoint import CHECKPOINT_NAME, rng_state, safe_load, set_rng_state
-from .config import TrainConfig
+from .config import RunConfig, TrainConfig, read_run_config, write_run_config
 from .fidelity import FidelityProbe
 from .losses import StylexLoss
 from .samples import labelled_grid, save_grid
@@ -91,12 +91,6 @@ class BatchStream:
         self._perm = self._permutation(self.epoch)
 
 
-def images_to_tensor(u8: np.ndarray, device: torch.device) -> torch.Tensor:
-    """``uint8 [N, H, W, 3]`` -> float ``[N, 3, H, W]`` in [-1, 1] on ``device`` (converted there)."""
-    x = torch.from_numpy(np.ascontiguousarray(u8)).to(device, non_blocking=True)
-    return x.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
-
-
 # ---------------------------------------------------------------------------- helpers
 def make_adam(params, lr: float, betas: tuple[float, float], reg_interval: int) -> torch.optim.Adam:
     """Adam with the lazy-regularisation correction of StyleGAN2 (lr and betas scaled by N/(N+1))."""
@@ -132,29 +126,6 @@ class Counters:
     nonfinite_total: int = 0
 
 
-# ---------------------------------------------------------------------------- the run directory
-def write_run_config(out: Path, cfg: TrainConfig, data: DataSpec, class_names: list[str],
-                     net_cfg: NetworkConfig, command: list[str] | None) -> None:
-    """Write ``config.json``: everything needed to rebuild the networks and the data."""
-    doc = {
-        "stylex_version": __version__,
-        "train": cfg.to_json_dict(),
-        "data": dataclasses.asdict(data),
-        "class_names": list(class_names),
-        "network": dataclasses.asdict(net_cfg),
-        "command": command,
-    }
-    write_json(out / "config.json", doc)
-
-
-def read_run_config(out: Path) -> dict[str, Any]:
-    """Read ``config.json`` of a run directory."""
-    path = out / "config.json"
-    if not path.is_file():
-        raise StylexError(f"{out} is not a StylEx run directory (no config.json); train one with `stylex train`")
-    return json.loads(path.read_text())
-
-
 # ---------------------------------------------------------------------------- training
 def train(cfg: TrainConfig, data: DataSpec, classifier_path: str | Path | None, out_dir: str | Path,
           resume: bool = False, progress: bool = True, command: list[str] | None = None,
@@ -187,12 +158,12 @@ def train(cfg: TrainConfig, data: DataSpec, classifier_path: str | Path | None, 
         if not ckpt_path.is_file():
             raise StylexError(f"--resume: no checkpoint in {out}; start without --resume")
         stored = read_run_config(out)
-        cfg = dataclasses.replace(TrainConfig.from_json_dict(stored["train"]), kimg=cfg.kimg).validate()
-        data = DataSpec(**stored["data"])
+        cfg = dataclasses.replace(stored.train, kimg=cfg.kimg).validate()
+        data = stored.data
     elif ckpt_path.is_file():
         raise StylexError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
     cfg.validate()
-    device = distributed.resolve_device(cfg.device, info)
+    device = resolve_device(cfg.device, info.local_rank)
     torch.manual_seed(cfg.seed + info.rank)
     np.random.seed(cfg.seed + info.rank)
 
@@ -204,23 +175,21 @@ def train(cfg: TrainConfig, data: DataSpec, classifier_path: str | Path | None, 
         raise StylexError("--classifier is required (a classifier.pt from `stylex train-classifier`)")
     classifier = fold_batchnorm(freeze(load_classifier(classifier_path, device=device)))  # frozen: fold BN
     class_names = list(classifier.class_names)
-    num_classes = int(classifier.num_classes)
-    data = dataclasses.replace(data, resolution=cfg.resolution)
+    cfg = cfg.with_classes(int(classifier.num_classes))
+    data = dataclasses.replace(data, resolution=cfg.network.resolution)
     dataset = open_dataset(data, progress=progress and info.is_main)
     images_u8 = dataset.uint8_images()  # [N, H, W, 3] uint8, memory-mapped
 
-    net_cfg = NetworkConfig(**cfg.network_kwargs(num_classes))
     if info.is_main:
         out.mkdir(parents=True, exist_ok=True)
         if Path(classifier_path).resolve() != own_clf.resolve():
             shutil.copyfile(classifier_path, own_clf)
-        if not resume:
-            write_run_config(out, cfg, data, class_names, net_cfg, command)
-        else:  # record the (possibly extended) length
-            write_run_config(out, cfg, data, class_names, net_cfg, read_run_config(out).get("command"))
+        # on resume this records the (possibly extended) length, and the first layout becomes the second
+        write_run_config(out, RunConfig(cfg, data, tuple(class_names),
+                                        read_run_config(out).command if resume else command))
 
     # --- networks and optimisers
-    G, E, D = build_networks(net_cfg)
+    G, E, D = build_networks(cfg.network)
     G, E, D = G.to(device), E.to(device), D.to(device)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     betas = (cfg.beta1, cfg.beta2)
@@ -233,7 +202,7 @@ def train(cfg: TrainConfig, data: DataSpec, classifier_path: str | Path | None, 
     run_G, run_E, run_D = (torch.compile(m) if cfg.compile else m for m in (G, E, D))
     run_G.mapping, run_G.condition = G.mapping, G.condition  # compiled wrapper forwards only `forward`
     loss = StylexLoss(run_G, run_E, run_D, classifier, cfg.losses, lpips if cfg.losses.rec_lpips > 0 else None,
-                      cfg.z_dim, augment=augment)
+                      cfg.network.z_dim, augment=augment)
     probe = _fidelity_probe(cfg, data, lpips, device) if info.is_main else None
 
     stream = BatchStream(len(dataset), cfg.batch_size, cfg.seed, info.rank, info.world_size)
@@ -261,14 +230,14 @@ def train(cfg: TrainConfig, data: DataSpec, classifier_path: str | Path | None, 
     if cfg.batch_size % info.world_size or (cfg.batch_size // info.world_size) % batch_gpu:
         raise StylexError(f"--batch {cfg.batch_size} must be divisible by the number of processes "
                           f"({info.world_size}) times --batch-gpu ({batch_gpu})")
-    autocast = _autocast(cfg, device)
+    autocast = autocast_for(device, precision_dtype(cfg.precision, device), on_cpu=True)
     total_nimg = int(round(cfg.kimg * 1000))
     tick_nimg = max(1, int(round(cfg.tick_kimg * 1000)))
 
     # Fixed images and latents for sample grids (the same in every tick and after resume).
     sample_gen = torch.Generator().manual_seed(cfg.seed + 12345)
     sample_idx = torch.randperm(len(dataset), generator=sample_gen)[:cfg.num_samples].sort().values.numpy()
-    sample_z = torch.randn([cfg.num_samples, cfg.z_dim], generator=sample_gen)
+    sample_z = torch.randn([cfg.num_samples, cfg.network.z_dim], generator=sample_gen)
 
     def checkpoint() -> None:
         states = [rng_state()]
@@ -536,15 +505,6 @@ def _skip(*opts) -> None:
     for opt in opts:
         opt.zero_grad(set_to_none=True)
     return None
-
-
-def _autocast(cfg: TrainConfig, device: torch.device):
-    precision = cfg.precision
-    if precision == "auto":
-        precision = "bf16" if device.type == "cuda" else "fp32"
-    if precision == "bf16":
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 def _tensorboard(out: Path):

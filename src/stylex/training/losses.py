@@ -25,11 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..models.lpips import upsample_for_lpips
 from .config import LossWeights
-
-# LPIPS's AlexNet taps collapse to 1x1 below 64 px; images smaller than this are upsampled for it.
-LPIPS_MIN_SIZE = 64
-
 
 def kl_divergence(p_ref: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     """KL(p_ref || softmax(logits)) per sample: ``sum p_ref * (log p_ref - log q)`` -> ``[N]``."""
@@ -86,10 +83,7 @@ class StylexLoss:
         return F.softmax(self.C(real).float(), dim=1)
 
     def _lpips(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        if x.shape[-1] < LPIPS_MIN_SIZE:
-            size = (LPIPS_MIN_SIZE, LPIPS_MIN_SIZE)
-            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
-            y = F.interpolate(y, size=size, mode="bilinear", align_corners=False)
+        x, y = upsample_for_lpips(x, y)
         return self.lpips(x.float(), y.float())
 
     # ------------------------------------------------------------------ G phases

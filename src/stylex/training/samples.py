@@ -9,13 +9,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from ..data.tensors import to_uint8
+
 TILE = 128  # pixels per tile in the saved grid (small images are upscaled so labels stay legible)
-
-
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """``[N, 3, H, W]`` in [-1, 1] -> ``uint8 [N, H, W, 3]``."""
-    x = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return x.permute(0, 2, 3, 1).cpu().numpy()
 
 
 def _label(probs: torch.Tensor, class_names: list[str]) -> str:
