@@ -115,3 +115,16 @@ def test_training_curves_robust(tmp_path):
     empty.write_text('{"tick": 1, "kimg": 0.1}\n')
     with pytest.raises(StylexError, match="no numeric"):
         training_curves(empty)
+
+
+def test_attribute_panel_labels_the_reconstruction_and_shows_the_real_original_once():
+    from stylex.report.figures import attribute_panel
+
+    rng = np.random.default_rng(0)
+    imgs = [rng.integers(0, 255, (2, 16, 16, 3), dtype=np.uint8) for _ in range(3)]
+    probs = np.full((2, 2), 0.5)
+    plain = attribute_panel("t", imgs[0], imgs[1], probs, probs, ["a", "b"], 0, pairs_per_row=2)
+    with_real = attribute_panel("t", imgs[0], imgs[1], probs, probs, ["a", "b"], 0, pairs_per_row=2, reals=imgs[2])
+    assert with_real.width > plain.width * 1.3       # three tiles per image instead of two
+    with pytest.raises(ValueError, match="one real image per edited image"):
+        attribute_panel("t", imgs[0], imgs[1], probs, probs, ["a", "b"], 0, reals=imgs[2][:1])

@@ -78,7 +78,13 @@ def fixture_dirs(tmp_path_factory) -> dict[str, Path]:
     gt_rows = [{"main_factor": "shape", "changes": {"shape": 0.5, "hue": 0.1}} for _ in records]
     (ev_dir / "metrics.json").write_text(json.dumps({
         "flip_rate": fr, "top_k": 3, "repeats": 2,
-        "reconstruction": {"lpips": 0.3, "l1": 0.2, "class_agreement": 0.9, "prob_gap": 0.1, "n_images": 16},
+        "reconstruction": {"lpips": 0.3, "l1": 0.2, "class_agreement": 0.9, "prob_gap": 0.1, "n_images": 16,
+                           "identity_top1": 0.05, "identity_top5": 0.2, "identity_chance": 0.0625,
+                           "identity_images": 16},
+        "realism": {"feature_space": "MobileNetV2-ImageNet pool (1280-d, 224 px)", "kid": 0.0123, "kid_std": 0.001,
+                    "fd": 45.6, "n_samples": 32, "n_real": 32, "kid_reconstructions": 0.0045,
+                    "fd_reconstructions": 12.3},
+        "trust": ["the reconstructions do not identify their originals: TEST WARNING"],
         "ground_truth": {m: {"k": 3, "causal_fraction": 0.67, "causal_coverage": 0.5, "spurious_fraction": 0.0,
                              "main_factors": ["shape", "hue", "shape"]} for m in ("attfind", "wu", "random")}
         | {"probe_accuracy": {"shape": 0.95, "hue": 0.9}, "attributes": {"attfind": gt_rows}},
@@ -96,8 +102,12 @@ def test_full_report(fixture_dirs, tmp_path):
     page = index.read_text()
     for text in ("Reconstructions", "Attributes", "Image-specific explanations", "Flip rate", "Ground truth",
                  "0.939", "stylex evaluate --run RUN", "stylex attfind --run RUN", "stylex train --data synthetic",
-                 "changes shape", "classifier accuracy (val)"):
+                 "changes shape", "classifier accuracy (val)", "KID 0.0123", "MobileNetV2-ImageNet",
+                 "for 0.05 of them"):
         assert text in page, text
+    # the warning that the explanations are not of the reader's image comes first, before any section
+    assert page.index("TEST WARNING") < page.index("<nav>") < page.index("<section")
+    assert 'class="warning"' in page
     gifs = sorted((fixture_dirs["attfind"] / "gifs").glob("attr*_img*.gif"))
     assert [g.name for g in gifs][:2] == ["attr01_img00.gif", "attr01_img01.gif"]
     assert len(gifs) == min(3, fixture_dirs["num_attrs"]) * 2

@@ -171,6 +171,7 @@ def run_attfind(run, out_dir: str | Path, cfg: AttFindConfig = AttFindConfig(), 
         "num_images": int(len(ids)),
         "source": cfg.source,
         "image_split": "train" if cfg.source == "encoded" else None,
+        "data": None if data is None else str(data.path),   # None: the run's own data set
         "config": _jsonable(dataclasses.asdict(cfg)),
         "attributes": records(attfind),
         "baselines": {"wu": records(wu), "random": records(rnd)},

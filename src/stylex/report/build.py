@@ -229,6 +229,16 @@ def _panel_images(eff, attr, count: int, threshold: float) -> np.ndarray:
     return chosen.astype(np.int64)
 
 
+def _real_images(run, af: AttFindOutputs, idx: np.ndarray) -> np.ndarray | None:
+    """The real (train split) images behind AttFind's encoded latents ``idx``; None for mapping-path latents."""
+    if af.meta.get("source", "encoded") != "encoded" or af.meta.get("data"):   # samples, or another data set
+        return None
+    try:
+        return np.asarray(run.dataset("train").uint8_images()[np.asarray(af.effects.image_ids)[idx]])
+    except (StylexError, IndexError):   # the data moved or changed since AttFind: show the reconstructions alone
+        return None
+
+
 def _attribute_entries(run, af: AttFindOutputs, fig_dir: Path, num_attributes: int, images_per_attribute: int,
                        gt_rows: list[dict] | None, progress: bool) -> list[AttributeEntry]:
     from ..explain import SelectionConfig, attribute_from_dict
@@ -258,8 +268,10 @@ def _attribute_entries(run, af: AttFindOutputs, fig_dir: Path, num_attributes: i
         title = attribute_title(attr.rank, lname, channel, attr.direction_name, cname, label=f"changes {main}" if main else None)
         stem = f"attr{attr.rank:02d}"
         panel = fig_dir / f"{stem}_panel.png"
+        reals = _real_images(run, af, idx)
         attribute_panel(title, o8, e8, po, pe, run.class_names, attr.target_class, path=panel,
-                        pairs_per_row=min(4, len(idx)))
+                        pairs_per_row=min(4, len(idx)), reals=reals,
+                        base_label="reconstruction" if reals is not None else "sample")
         gifs = [attribute_gif(o8[j], e8[j], po[j, attr.target_class], pe[j, attr.target_class], cname,
                               gif_dir / f"{stem}_img{j:02d}.gif") for j in range(len(idx))]
         tiled = attribute_gif_tiled(o8, e8, po[:, attr.target_class], pe[:, attr.target_class], cname,

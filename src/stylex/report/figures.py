@@ -337,12 +337,18 @@ def attribute_title(rank: int, layer_name: str, channel: int, direction: str, ta
 
 def attribute_panel(attr_title: str, originals: Any, edited: Any, probs_before: Any, probs_after: Any,
                     class_names: Sequence[str], target_class: int | str, path: str | Path | None = None,
-                    pairs_per_row: int = 4, style: FigureStyle = DEFAULT_STYLE) -> Image.Image:
-    """One attribute on several images: (original, edited) pairs side by side with probabilities.
+                    pairs_per_row: int = 4, style: FigureStyle = DEFAULT_STYLE, reals: Any = None,
+                    base_label: str = "reconstruction") -> Image.Image:
+    """One attribute on several images: (unedited, edited) pairs side by side with probabilities.
+
+    The unedited image is what the generator makes of the latent (for encoded images, the reconstruction,
+    which is what the edit changes); with ``reals`` the real image it reconstructs is shown once before it.
 
     Args:
         attr_title: title line (see :func:`attribute_title`: rank, layer, channel, direction, target class).
-        originals, edited: ``[N, H, W, 3]`` uint8.
+        originals, edited: ``[N, H, W, 3]`` uint8: the unedited generated images and their edits.
+        reals: optional ``[N, H, W, 3]`` uint8 real images the unedited ones reconstruct (no probability written).
+        base_label: caption of the unedited images ("reconstruction", or "sample" for mapping-path latents).
         probs_before, probs_after: ``[N, K]`` probabilities (or ``[N]`` for the target class).
         class_names: index -> name.
         target_class: class whose probability is written.
@@ -359,14 +365,19 @@ def attribute_panel(attr_title: str, originals: Any, edited: Any, probs_before: 
     name = class_label(class_names, target_class)
     pb = probability_values(probs_before, len(orig), class_names, target_class)
     pa = probability_values(probs_after, len(edit), class_names, target_class)
+    real = image_list(reals) if reals is not None else None
+    if real is not None and len(real) != len(orig):
+        raise ValueError(f"need one real image per edited image, got {len(real)} for {len(orig)}")
     rows: list[list] = []
     for start in range(0, len(orig), pairs_per_row):
         row: list = []
         for i in range(start, min(start + pairs_per_row, len(orig))):
-            row.append((orig[i], Caption(("original", prob_text(name, pb[i])))))
+            if real is not None:
+                row.append((real[i], Caption(("original",))))
+            row.append((orig[i], Caption((base_label, prob_text(name, pb[i])))))
             row.append((edit[i], Caption(("edited", prob_text(name, pa[i])), emphasis=True)))
         rows.append(row)
-    return save_png(captioned_grid(rows, title=attr_title, group=2, style=style), path)
+    return save_png(captioned_grid(rows, title=attr_title, group=2 if real is None else 3, style=style), path)
 
 
 def choose_panel_images(effects_for_attr: Any, style_values: Any, target_value: float, threshold: float,
