@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import add_parser
+from . import add_parser, defaults_from
 from .common import add_data_arguments, data_spec_from_args
 
 
@@ -16,11 +16,13 @@ def register(subparsers) -> None:
     p.add_argument("--attributes", required=True, help="output folder of `stylex attfind`")
     p.add_argument("--out", required=True, help="output folder")
     add_data_arguments(p, required=False)
-    p.add_argument("--top-k", type=int, default=10, help="attributes applied together")
-    p.add_argument("--repeats", type=int, default=5, help="disjoint test sets")
-    p.add_argument("--test-images", type=int, default=250, help="test images over all repeats")
-    p.add_argument("--recon-images", type=int, default=200, help="held-out images for reconstruction metrics")
-    p.add_argument("--seed", type=int, default=0)
+    d = defaults_from("stylex.explain.pipeline:EvalConfig")
+    p.add_argument("--top-k", type=int, default=d("top_k"), help="attributes applied together")
+    p.add_argument("--repeats", type=int, default=d("repeats"), help="disjoint test sets")
+    p.add_argument("--test-images", type=int, default=d("test_images"), help="test images over all repeats")
+    p.add_argument("--recon-images", type=int, default=d("recon_images"),
+                   help="held-out images for reconstruction metrics")
+    p.add_argument("--seed", type=int, default=d("seed"))
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)

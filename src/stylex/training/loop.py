@@ -137,7 +137,8 @@ def train(cfg: TrainConfig, data: DataSpec, classifier_path: str | Path | None, 
             May be None when resuming (the run's own copy is used).
         out_dir: the run directory.
         resume: continue from ``out_dir/checkpoint.pt``; the stored configuration is used, except
-            ``kimg`` which may be raised to extend the run.
+            ``kimg`` (which may be raised to extend the run) and ``device``; other differences in ``cfg``
+            are named in a warning.
         progress: show a progress bar.
         command: the command line, recorded in ``config.json``.
         max_minutes: wall-clock budget of this call (setup included): at the first tick boundary after
@@ -156,7 +157,8 @@ def train(cfg: TrainConfig, data: DataSpec, classifier_path: str | Path | None, 
         if not ckpt_path.is_file():
             raise StylexError(f"--resume: no checkpoint in {out}; start without --resume")
         stored = read_run_config(out)
-        cfg = dataclasses.replace(stored.train, kimg=cfg.kimg).validate()
+        _warn_ignored_on_resume(cfg, stored.train)
+        cfg = dataclasses.replace(stored.train, kimg=cfg.kimg, device=cfg.device).validate()
         data = stored.data
     elif ckpt_path.is_file():
         raise StylexError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
@@ -339,6 +341,22 @@ def train(cfg: TrainConfig, data: DataSpec, classifier_path: str | Path | None, 
         if tb is not None:
             tb.close()
     return last
+
+
+def _warn_ignored_on_resume(given: TrainConfig, stored: TrainConfig) -> None:
+    """Name the settings of ``given`` that resuming ignores (all but kimg and device; the class count
+    comes from the classifier)."""
+    def flat(cfg: TrainConfig) -> dict[str, Any]:
+        d = cfg.to_json_dict()
+        net, losses = d.pop("network"), d.pop("losses")
+        net.pop("num_classes")
+        return {**d, **net, **{f"{k}_weight": v for k, v in losses.items()}}
+
+    old, new = flat(stored), flat(given)
+    ignored = [f"{k} ({new[k]!r}; the run has {old[k]!r})" for k in old
+               if k not in ("kimg", "device") and new[k] != old[k]]
+    if ignored:
+        warnings.warn("resuming keeps the run's stored configuration; ignored: " + ", ".join(ignored))
 
 
 def _sigterm_as_interrupt():
