@@ -121,16 +121,22 @@ def run_demo(out_dir: str | Path, quick: bool = False, device: str = "auto", pro
     stage("report", False, lambda: build_report(paths["run"], paths["attfind"], paths["eval"], paths["report"],
                                                 num_attributes=cfg.report_attributes, device=device,
                                                 progress=progress))
-    metrics = json.loads((out / "metrics.json").read_text())
-    summary = {"report": str(index), "metrics": str(out / "metrics.json"), "timings_s": timings,
-               "config": dataclasses.asdict(cfg), "quick": quick,
-               "classifier_val_balanced_accuracy": json.loads(
-                   (paths["classifier"] / "metrics.json").read_text()).get("val_balanced_accuracy"),
-               "flip_rate": {k: (v or {}).get("mean") for k, v in metrics["flip_rate"].items()},
-               "ground_truth": {k: metrics["ground_truth"][k] for k in ("attfind", "wu", "random")
-                                if k in metrics.get("ground_truth", {})}}
+    summary = _summary(out, index, paths["classifier"], cfg, quick, timings)
     (out / "demo_summary.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def _summary(out: Path, index: Path, classifier_dir: Path, cfg: DemoConfig, quick: bool,
+             timings: dict[str, float]) -> dict[str, Any]:
+    """``demo_summary.json``: paths, timings and the key numbers of the finished demo."""
+    metrics = json.loads((out / "metrics.json").read_text())
+    return {"report": str(index), "metrics": str(out / "metrics.json"), "timings_s": timings,
+            "config": dataclasses.asdict(cfg), "quick": quick,
+            "classifier_val_balanced_accuracy": json.loads(
+                (classifier_dir / "metrics.json").read_text()).get("val_balanced_accuracy"),
+            "flip_rate": {k: (v or {}).get("mean") for k, v in metrics["flip_rate"].items()},
+            "ground_truth": {k: metrics["ground_truth"][k] for k in ("attfind", "wu", "random")
+                             if k in metrics.get("ground_truth", {})}}
 
 
 def _trained_kimg(run_dir: Path) -> float:

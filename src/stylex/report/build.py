@@ -373,6 +373,70 @@ def _ground_truth_table(gt: dict) -> Table | None:
     return Table(("method", "k", "causal fraction", "causal coverage", "spurious fraction", "main factors"), rows, cap)
 
 
+def _attfind_sections(run, af: AttFindOutputs | None, fig_dir: Path, num_attributes: int,
+                      images_per_attribute: int, gt_rows: list[dict] | None, progress: bool, notes: dict[str, str],
+                      commands: list[str]) -> tuple[list[AttributeEntry], list[tuple[str, str]]]:
+    """The attribute panels and image-specific explanations (notes and commands are filled in)."""
+    attributes: list[AttributeEntry] = []
+    explanations: list[tuple[str, str]] = []
+    if af is not None:
+        eff = af.effects
+        if eff.latents.shape[0] == 0:
+            raise StylexError(f"{af.dir / 'effects.npz'} holds no images; rerun `stylex attfind`")
+        if eff.styles.shape[1] != run.layout.num_coords or eff.effects.shape[3] != run.num_classes:
+            raise StylexError(f"{af.dir / 'effects.npz'} has {eff.styles.shape[1]} style coordinates and "
+                              f"{eff.effects.shape[3]} classes but run {run.dir} has {run.layout.num_coords} and "
+                              f"{run.num_classes}: it belongs to another run; pass the matching --attfind folder")
+        attributes = _attribute_entries(run, af, fig_dir, num_attributes, images_per_attribute, gt_rows, progress)
+        _log(progress, "image-specific explanations")
+        explanations = _image_explanations(run, af, fig_dir, min(ATTRS_PER_EXPLANATION, num_attributes))
+        source = af.meta.get("source", "?")
+        notes["attributes"] = (
+            f"Top {len(attributes)} of {len(af.attributes)} AttFind attributes, found on "
+            f"{af.meta.get('num_images', '?')} {source} images. Each is one StyleSpace coordinate (layer, channel) moved to its minimum or maximum; "
+            "the panel shows original/edited pairs with the target-class probability, the first animation tiles "
+            f"them, the others are one image each (also in {af.dir / 'gifs'} for `stylex user-study`).")
+        if not attributes:
+            notes["attributes"] = f"{af.dir / 'attributes.json'} lists no attributes (AttFind found no effect)."
+        notes["explanations"] = ("Per-image counterfactuals: the greedy AttFind step on a single image's own "
+                                 "effects (not the global list).")
+        if not explanations:
+            notes["explanations"] += " No image had a style move with a positive effect on another class."
+        cmd = _command_text(af.meta.get("command"))
+        if cmd:
+            commands.append(cmd)
+    else:
+        notes["attributes"] = ("No AttFind output given: run `stylex attfind --run RUN --out ATTFIND_DIR`, then "
+                               "`stylex report ... --attfind ATTFIND_DIR`.")
+
+    return attributes, explanations
+
+
+def _metric_sections(metrics: dict[str, Any] | None, eval_dir, fig_dir: Path, gt: dict, train_summary: dict,
+                     notes: dict[str, str], commands: list[str]):
+    """Flip-rate rows, curve and caption, and the ground-truth table (notes, commands and the training
+    summary's reconstruction line are filled in)."""
+    flip_rows: list[FlipRateRow] = []
+    flip_curve, flip_caption, gt_table = None, "", None
+    if metrics is not None:
+        flip_rows, flip_curve, flip_caption = _flip_rate_content(metrics, fig_dir)
+        if not flip_rows:
+            notes["flip-rate"] = f"{Path(eval_dir) / 'metrics.json'} holds no flip rates."
+        gt_table = _ground_truth_table(gt) if gt else None
+        rec = metrics.get("reconstruction") or {}
+        if rec:
+            train_summary["reconstruction (eval)"] = ", ".join(
+                f"{k} {float(v):.3f}" for k, v in rec.items() if k != "n_images" and isinstance(v, (int, float))
+            ) + (f" on {rec['n_images']} images" if "n_images" in rec else "")
+        cmd = _command_text(metrics.get("command"))
+        if cmd:
+            commands.append(cmd)
+    else:
+        notes["flip-rate"] = ("No evaluation given: run `stylex evaluate --run RUN --attributes ATTFIND_DIR --out "
+                              "EVAL_DIR`, then `stylex report ... --eval EVAL_DIR`.")
+    return flip_rows, flip_curve, flip_caption, gt_table
+
+
 # ------------------------------------------------------------------------------------------ main entry
 def build_report(run_dir: str | Path, attfind_dir: str | Path | None = None, eval_dir: str | Path | None = None,
                  out_dir: str | Path = "report", num_attributes: int = 6, images_per_attribute: int = 4,
@@ -425,56 +489,10 @@ def build_report(run_dir: str | Path, attfind_dir: str | Path | None = None, eva
     gt = (metrics or {}).get("ground_truth") or {}
     gt_rows = ((gt.get("attributes") or {}).get("attfind")) if gt else None
 
-    attributes: list[AttributeEntry] = []
-    explanations: list[tuple[str, str]] = []
-    if af is not None:
-        eff = af.effects
-        if eff.latents.shape[0] == 0:
-            raise StylexError(f"{af.dir / 'effects.npz'} holds no images; rerun `stylex attfind`")
-        if eff.styles.shape[1] != run.layout.num_coords or eff.effects.shape[3] != run.num_classes:
-            raise StylexError(f"{af.dir / 'effects.npz'} has {eff.styles.shape[1]} style coordinates and "
-                              f"{eff.effects.shape[3]} classes but run {run.dir} has {run.layout.num_coords} and "
-                              f"{run.num_classes}: it belongs to another run; pass the matching --attfind folder")
-        attributes = _attribute_entries(run, af, fig_dir, num_attributes, images_per_attribute, gt_rows, progress)
-        _log(progress, "image-specific explanations")
-        explanations = _image_explanations(run, af, fig_dir, min(ATTRS_PER_EXPLANATION, num_attributes))
-        source = af.meta.get("source", "?")
-        notes["attributes"] = (
-            f"Top {len(attributes)} of {len(af.attributes)} AttFind attributes, found on "
-            f"{af.meta.get('num_images', '?')} {source} images. Each is one StyleSpace coordinate (layer, channel) moved to its minimum or maximum; "
-            "the panel shows original/edited pairs with the target-class probability, the first animation tiles "
-            f"them, the others are one image each (also in {af.dir / 'gifs'} for `stylex user-study`).")
-        if not attributes:
-            notes["attributes"] = f"{af.dir / 'attributes.json'} lists no attributes (AttFind found no effect)."
-        notes["explanations"] = ("Per-image counterfactuals: the greedy AttFind step on a single image's own "
-                                 "effects (not the global list).")
-        if not explanations:
-            notes["explanations"] += " No image had a style move with a positive effect on another class."
-        cmd = _command_text(af.meta.get("command"))
-        if cmd:
-            commands.append(cmd)
-    else:
-        notes["attributes"] = ("No AttFind output given: run `stylex attfind --run RUN --out ATTFIND_DIR`, then "
-                               "`stylex report ... --attfind ATTFIND_DIR`.")
-
-    flip_rows: list[FlipRateRow] = []
-    flip_curve, flip_caption, gt_table = None, "", None
-    if metrics is not None:
-        flip_rows, flip_curve, flip_caption = _flip_rate_content(metrics, fig_dir)
-        if not flip_rows:
-            notes["flip-rate"] = f"{Path(eval_dir) / 'metrics.json'} holds no flip rates."
-        gt_table = _ground_truth_table(gt) if gt else None
-        rec = metrics.get("reconstruction") or {}
-        if rec:
-            train_summary["reconstruction (eval)"] = ", ".join(
-                f"{k} {float(v):.3f}" for k, v in rec.items() if k != "n_images" and isinstance(v, (int, float))
-            ) + (f" on {rec['n_images']} images" if "n_images" in rec else "")
-        cmd = _command_text(metrics.get("command"))
-        if cmd:
-            commands.append(cmd)
-    else:
-        notes["flip-rate"] = ("No evaluation given: run `stylex evaluate --run RUN --attributes ATTFIND_DIR --out "
-                              "EVAL_DIR`, then `stylex report ... --eval EVAL_DIR`.")
+    attributes, explanations = _attfind_sections(run, af, fig_dir, num_attributes, images_per_attribute, gt_rows,
+                                                 progress, notes, commands)
+    flip_rows, flip_curve, flip_caption, gt_table = _metric_sections(metrics, eval_dir, fig_dir, gt, train_summary,
+                                                                     notes, commands)
 
     data = run.data_spec
     joiner = " vs " if run.num_classes <= 3 else ", "
