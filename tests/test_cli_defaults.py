@@ -60,3 +60,23 @@ def test_resume_refuses_options_that_change_the_run(tmp_path, capsys):
     assert "--lr" in err and "--batch" in err and "--synthetic-size" in err
     assert "--kimg" not in err.split("would be ignored")[0]
     assert not (tmp_path / "r").exists()
+
+
+def test_every_listed_subcommand_is_registered():
+    """A missing command module is an import error, not a silently absent subcommand."""
+    from stylex import cli
+
+    names = set(build_parser()._subparsers._group_actions[0].choices)
+    assert names == {m.replace("_", "-") for m in cli.COMMAND_MODULES}
+    old = list(cli.COMMAND_MODULES)
+    try:
+        cli.COMMAND_MODULES.append("no_such_command")
+        with pytest.raises(ModuleNotFoundError):
+            build_parser()
+    finally:
+        cli.COMMAND_MODULES[:] = old
+
+
+def test_lpips_net_is_an_option_of_train():
+    args, given = parse(["train", "--out", "o", "--lpips-net", "vgg"])
+    assert args.lpips_net == "vgg" and "lpips_net" in given

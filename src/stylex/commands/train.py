@@ -28,6 +28,7 @@ def register(subparsers) -> None:
                    help="alternate encoder and mapping paths (the authors' scheme) or encoder path only")
     p.add_argument("--mapping-every", type=int, help="with --paths alternate: every N-th step is a mapping step")
     p.add_argument("--lpips-weight", type=float, help="weight of LPIPS(x, x') (0 turns the term off)")
+    p.add_argument("--lpips-net", choices=["alex", "vgg"], help="LPIPS trunk of the perceptual term")
     p.add_argument("--lpips-weights", help="explicit LPIPS weight file or folder")
     p.add_argument("--r1-gamma", type=float, help="R1 penalty weight")
     p.add_argument("--pl-weight", type=float, help="path-length regularisation weight (0 turns it off)")
@@ -91,7 +92,8 @@ def _new_config(args):
     return resolve_config(
         args.preset, kimg=args.kimg, batch_size=args.batch_size, batch_gpu=args.batch_gpu,
         resolution=args.resolution, lr_g=lr, lr_e=lr, lr_d=lr, paths=args.paths,
-        mapping_every=args.mapping_every, rec_lpips_weight=args.lpips_weight, lpips_weights=args.lpips_weights,
+        mapping_every=args.mapping_every, rec_lpips_weight=args.lpips_weight, lpips_net=args.lpips_net,
+        lpips_weights=args.lpips_weights,
         r1_gamma=args.r1_gamma, pl_weight=args.pl_weight, ema_kimg=args.ema_kimg, tick_kimg=args.tick_kimg,
         snapshot_ticks=args.snapshot_ticks, seed=args.seed, device=args.device, precision=args.precision,
         compile=args.compile,

@@ -178,7 +178,7 @@ def discriminator_filter(run, res, attributes: list[Attribute], cfg: AttFindConf
     """Drop attributes whose factor-2 shift changes D's output by more than ``cfg.disc_threshold``.
 
     For each attribute, up to ``cfg.disc_images`` images with the largest effect towards its target
-    class are shifted by twice the distance to the target extreme (REFERENCE section 5).
+    class are shifted by twice the distance to the target extreme (docs/METHOD.md section 5).
     """
     kept = []
     styles_all = torch.as_tensor(res.styles, device=run.device)

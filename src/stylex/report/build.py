@@ -35,14 +35,14 @@ from .figures import (attribute_panel, attribute_title, choose_panel_images, fli
                       read_stats, reconstruction_grid, training_curves)
 from .html import AttributeEntry, FlipRateRow, ReportContent, Table, check_report_links, render_report
 
-# REFERENCE.md section 7: top-10 flip rates (the replication's Table 2 and the original paper).
+# Published top-10 flip rates: the replication's Table 2 and the original paper (docs/METHOD.md section 7).
 REFERENCE_FLIP_RATES = Table(
     headers=("source", "Wu et al.", "AttFind on StyleGAN2", "AttFind on StylEx"),
     rows=[("replication, AFHQ 64px", "0.247 +/- 0.012", "0.391 +/- 0.022", "0.042 +/- 0.006"),
           ("replication, FFHQ age 64px", "0.253 +/- 0.015", "0.678 +/- 0.016", "0.429 +/- 0.013"),
           ("original paper, AFHQ", "0.010", "-", "0.250"),
           ("original paper, FFHQ age", "0.169", "-", "0.939")],
-    caption="Published top-10 flip rates (REFERENCE.md section 7), for comparison; other data sets and "
+    caption="Published top-10 flip rates (the replication's Table 2 and the original paper), for comparison; other data sets and "
             "models, so only the order of the methods is comparable.")
 
 METHOD_LABELS = {"attfind": "AttFind", "wu": "Wu et al.", "random": "random coordinates"}
