@@ -47,7 +47,7 @@ QUICK = DemoConfig(synthetic_size=1000, clf_epochs=2, stylex_preset="tiny", styl
                    report_attributes=3)
 
 
-def run_demo(out_dir: str | Path, quick: bool = False, device: str = "auto", progress: bool = True) -> dict[str, Any]:
+def make_demo(out_dir: str | Path, quick: bool = False, device: str = "auto", progress: bool = True) -> dict[str, Any]:
     """Run every stage of the demo and return a summary (paths, timings, key numbers).
 
     Args:
@@ -57,9 +57,9 @@ def run_demo(out_dir: str | Path, quick: bool = False, device: str = "auto", pro
         progress: progress bars and stage lines.
     """
     from .data import DataSpec
-    from .explain.pipeline import AttFindConfig, EvalConfig, run_attfind, run_evaluate
+    from .explain.pipeline import AttFindConfig, EvalConfig, find_attributes, evaluate_attributes
     from .report.build import build_report
-    from .run import load_run
+    from .trained_run import load_run
     from .training.classifier import ClassifierTrainConfig, train_classifier
     from .training.config import resolve_config
     from .device import resolve_device
@@ -105,13 +105,13 @@ def run_demo(out_dir: str | Path, quick: bool = False, device: str = "auto", pro
 
     stage("StylEx training", run_done, train_stylex)
     run = load_run(paths["run"], device=device, progress=progress)
-    stage("AttFind", (paths["attfind"] / "attributes.json").is_file(), lambda: run_attfind(
+    stage("AttFind", (paths["attfind"] / "attributes.json").is_file(), lambda: find_attributes(
         run, paths["attfind"], AttFindConfig(num_images=cfg.attfind_images), progress=progress,
         command=["stylex", "attfind", "--run", str(paths["run"]), "--out", str(paths["attfind"]),
                  "--num-images", str(cfg.attfind_images)]))
     ecfg = EvalConfig(test_images=cfg.test_images, repeats=cfg.repeats, recon_images=cfg.recon_images,
                       probe_images=cfg.probe_images, probe_epochs=cfg.probe_epochs)
-    stage("evaluation", (paths["eval"] / "metrics.json").is_file(), lambda: run_evaluate(
+    stage("evaluation", (paths["eval"] / "metrics.json").is_file(), lambda: evaluate_attributes(
         run, paths["attfind"], paths["eval"], ecfg, progress=progress,
         command=["stylex", "evaluate", "--run", str(paths["run"]), "--attributes", str(paths["attfind"]),
                  "--out", str(paths["eval"]), "--test-images", str(cfg.test_images), "--repeats", str(cfg.repeats),

@@ -29,23 +29,23 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=d("seed"))
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=run)
+    p.set_defaults(func=execute)
 
 
-def run(args) -> int:
-    from ..explain.pipeline import AttFindConfig, run_attfind
+def execute(args) -> int:
+    from ..explain.pipeline import AttFindConfig, find_attributes
     from ..explain.selection import SelectionConfig
-    from ..run import load_run
     from ..device import resolve_device
+    from ..trained_run import load_run
 
     cfg = AttFindConfig(num_images=args.num_images, source=args.source, batch_size=args.batch_size,
                         precision=args.precision, seed=args.seed, discriminator_filter=args.discriminator_filter,
                         selection=SelectionConfig(num_attributes=args.num_attributes,
                                                   effect_threshold=args.effect_threshold)).validate()
-    run_ = load_run(args.run, device=resolve_device(args.device), progress=not args.no_progress)
-    data = data_spec_from_args(args, resolution=run_.resolution) if args.data else None
-    doc = run_attfind(run_, args.out, cfg, data=data, progress=not args.no_progress,
-                      command=args.command_line)
+    run = load_run(args.run, device=resolve_device(args.device), progress=not args.no_progress)
+    data = data_spec_from_args(args, resolution=run.resolution) if args.data else None
+    doc = find_attributes(run, args.out, cfg, data=data, progress=not args.no_progress,
+                          command=args.command_line)
     print(f"{len(doc['attributes'])} attributes over {doc['num_style_coords']} style coordinates "
           f"({doc['num_images']} {doc['source']} latents): {args.out}/attributes.json")
     for a in doc["attributes"][:10]:

@@ -25,20 +25,20 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=d("seed"))
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=run)
+    p.set_defaults(func=execute)
 
 
-def run(args) -> int:
-    from ..explain.pipeline import METHODS, EvalConfig, run_evaluate
-    from ..run import load_run
+def execute(args) -> int:
+    from ..explain.pipeline import METHODS, EvalConfig, evaluate_attributes
     from ..device import resolve_device
+    from ..trained_run import load_run
 
     cfg = EvalConfig(top_k=args.top_k, repeats=args.repeats, test_images=args.test_images,
                      recon_images=args.recon_images, seed=args.seed).validate()
-    run_ = load_run(args.run, device=resolve_device(args.device), progress=not args.no_progress)
-    data = data_spec_from_args(args, resolution=run_.resolution, split="val") if args.data else None
-    m = run_evaluate(run_, args.attributes, args.out, cfg, data=data, progress=not args.no_progress,
-                     command=args.command_line)
+    run = load_run(args.run, device=resolve_device(args.device), progress=not args.no_progress)
+    data = data_spec_from_args(args, resolution=run.resolution, split="val") if args.data else None
+    m = evaluate_attributes(run, args.attributes, args.out, cfg, data=data, progress=not args.no_progress,
+                            command=args.command_line)
     print(f"flip rate (top-{cfg.top_k}, mean +/- std over {cfg.repeats} disjoint sets):")
     for name in METHODS:
         fr = m["flip_rate"].get(name)

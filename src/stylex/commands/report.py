@@ -26,10 +26,10 @@ def register(subparsers) -> None:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--seed", type=int, default=d("seed"), help="seed of the reconstructed-image selection")
     p.add_argument("--no-progress", action="store_true", help="do not log the steps")
-    p.set_defaults(func=run)
+    p.set_defaults(func=execute)
 
 
-def run(args) -> int:
+def execute(args) -> int:
     from ..report.build import build_report
 
     index = build_report(args.run, attfind_dir=args.attfind, eval_dir=args.eval_dir, out_dir=args.out,

@@ -43,7 +43,7 @@ def register(subparsers) -> None:
                    help="stop at the first tick after this many minutes of wall time, with a checkpoint; "
                         "continue later with --resume (for machines that limit a command's time)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=run, option_names={a.dest: a.option_strings[0] for a in p._actions if a.option_strings})
+    p.set_defaults(func=execute, option_names={a.dest: a.option_strings[0] for a in p._actions if a.option_strings})
 
 
 # What --resume may change: the run's length, this sitting's time budget, the device and the progress bar.
@@ -61,7 +61,7 @@ def refuse_run_changes(args) -> None:
                           "--no-progress may change), or train a new run with another --out")
 
 
-def run(args) -> int:
+def execute(args) -> int:
     from ..data import DataSpec
     from ..errors import StylexError
     from ..training.loop import train

@@ -35,10 +35,10 @@ def register(subparsers) -> None:
     p.add_argument("--workers", type=int, default=d("num_workers"), help="data loader worker processes")
     p.add_argument("--seed", type=int, default=d("seed"))
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
+    p.set_defaults(func=execute)
 
 
-def run(args) -> int:
+def execute(args) -> int:
     from ..training.classifier import ClassifierTrainConfig, train_classifier
 
     stem = {"auto": None, "1": True, "2": False}[args.stem_stride]

@@ -461,7 +461,7 @@ def build_report(run_dir: str | Path, attfind_dir: str | Path | None = None, eva
     Raises:
         StylexError: a missing/malformed input, or bad counts.
     """
-    from ..run import load_run
+    from ..trained_run import load_run
 
     if num_attributes < 1 or images_per_attribute < 1:
         raise StylexError(f"--attributes {num_attributes} / --images-per-attribute {images_per_attribute}: use 1 "

@@ -170,7 +170,7 @@ def train(cfg: TrainConfig, data: DataSpec, classifier_path: str | Path | None, 
         session.restore(safe_load(session.ckpt_path, map_location=device))
     else:
         session.broadcast()
-    return session.run(progress and info.is_main, max_minutes, t_call)
+    return session.loop(progress and info.is_main, max_minutes, t_call)
 
 
 def _settings(cfg: TrainConfig, data: DataSpec, out: Path, resume: bool) -> tuple[TrainConfig, DataSpec, Any]:
@@ -328,7 +328,7 @@ class TrainingSession:
             }, self.ckpt_path)
         distributed.barrier(info)
 
-    def run(self, show: bool, max_minutes: float | None, t_call: float) -> dict[str, Any]:
+    def loop(self, show: bool, max_minutes: float | None, t_call: float) -> dict[str, Any]:
         """Step until the run's length (or the time budget); returns the last tick's statistics."""
         cfg, info, device = self.cfg, self.info, self.device
         if cfg.batch_size % info.world_size or (cfg.batch_size // info.world_size) % self.ctx.batch_gpu:
