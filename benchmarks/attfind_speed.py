@@ -29,7 +29,7 @@ def build_models(preset: str, resolution: int, num_classes: int, classifier: str
         from stylex.models.classifier import ClassifierConfig, build_classifier, fold_batchnorm, freeze
         C = build_classifier(ClassifierConfig(num_classes=num_classes, width_mult=0.25, pretrained="none",
                                               resolution=resolution))
-        C = fold_batchnorm(freeze(C))  # as stylex.run.load_run does for inference
+        C = fold_batchnorm(freeze(C))  # as stylex.trained_run.load_run does for inference
     else:  # a small conv net: isolates the generator's share of the cost
         C = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, stride=2, padding=1), torch.nn.LeakyReLU(0.2),
                                 torch.nn.Conv2d(16, 32, 3, stride=2, padding=1), torch.nn.LeakyReLU(0.2),

@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     from stylex.training.distributed import DistInfo
     from stylex.device import autocast as autocast_for
     from stylex.device import precision_dtype
-    from stylex.training.loop import _train_step
+    from stylex.training.loop import Networks, StepContext, _train_step
 
     device = torch.device(args.device)
     torch.manual_seed(0)
@@ -108,10 +108,11 @@ def main(argv: list[str] | None = None) -> None:
                                                       args.precision, args.classifier_width)
     real = torch.rand(batch, 3, cfg.network.resolution, cfg.network.resolution, device=device) * 2 - 1
     autocast = autocast_for(device, precision_dtype(cfg.precision, device), on_cpu=True)
-    info = DistInfo()
+    nets = Networks(G, G, E, D, opt_G, opt_E, opt_D)     # G_ema is not used by a step
+    ctx = StepContext(cfg, nets, loss, autocast, DistInfo(), batch)
 
     def step(i: int) -> None:
-        _train_step(cfg, i, real, batch, loss, G, E, D, opt_G, opt_E, opt_D, autocast, info)
+        _train_step(ctx, i, real)
 
     def sync() -> None:
         if device.type == "cuda":

@@ -209,10 +209,9 @@ def test_batched_equals_reference_tiny_stylegan2():
     fast = compute_effects(G, C, lat, batch_size=16, coords=coords, progress=False)
     assert np.abs(ref.effects).max() > 1e-3
     np.testing.assert_allclose(fast.effects, ref.effects, atol=1e-4)
-    full = compute_effects(G, C, lat, batch_size=16, coords=coords, progress=False, use_seam=False,
-                           unfused=False)
+    full = compute_effects(G, C, lat, batch_size=16, coords=coords, progress=False, use_seam=False)
     np.testing.assert_allclose(full.effects, ref.effects, atol=1e-4)
-    assert not any(m.training for m in G.modules())              # the unfused switch is undone
+    assert not any(m.training for m in G.modules())              # the generator is left in eval mode
 
 
 def test_end_to_end_on_tiny_stylegan2():

@@ -19,7 +19,7 @@ LAYERS = [
     ("data", {"data"}),
     ("models", {"models"}),
     ("training", {"training"}),
-    ("run", {"run"}),
+    ("run", {"trained_run"}),
     ("explain", {"explain"}),
     ("report", {"report"}),
     ("demo", {"demo"}),
@@ -61,7 +61,7 @@ def imported_modules(source: str, module: str, is_package: bool) -> list[tuple[i
                 target = ".".join(base + ([node.module] if node.module else []))
             else:
                 target = node.module or ""
-            # `from . import x` / `from .. import run`: the names may be modules themselves
+            # `from . import x` / `from .. import trained_run`: the names may be modules themselves
             out += [(node.lineno, target)] + [(node.lineno, f"{target}.{a.name}") for a in node.names]
     return out
 
@@ -89,7 +89,7 @@ def test_no_module_imports_a_higher_layer():
 def test_the_check_finds_an_upward_import():
     # a module-level and a deferred (function-level) import, absolute and relative
     assert upward_imports("from ..training.loop import train\n", "stylex.models.generator")
-    assert upward_imports("def f():\n    from ..run import load_run\n", "stylex.training.loop")
+    assert upward_imports("def f():\n    from ..trained_run import load_run\n", "stylex.training.loop")
     assert upward_imports("import stylex.report.build\n", "stylex.explain.pipeline")
     assert upward_imports("from .. import demo\n", "stylex.data.dataset")
     assert upward_imports("from . import userstudy\n", "stylex.report", is_package=True) == []

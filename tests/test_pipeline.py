@@ -9,9 +9,9 @@ import pytest
 
 from stylex.cli import main
 from stylex.errors import StylexError
-from stylex.explain.pipeline import (AttFindConfig, EvalConfig, discriminator_filter, load_attributes, run_attfind,
-                                    run_evaluate)
-from stylex.run import load_run
+from stylex.explain.pipeline import (AttFindConfig, EvalConfig, discriminator_filter, load_attributes, find_attributes,
+                                    evaluate_attributes)
+from stylex.trained_run import load_run
 
 ATTR_KEYS = {"rank", "index", "layer", "layer_name", "channel", "direction", "target_class", "target_class_index",
              "score"}
@@ -20,7 +20,7 @@ ATTR_KEYS = {"rank", "index", "layer", "layer_name", "channel", "direction", "ta
 @pytest.fixture(scope="module")
 def attfind_dir(tiny_run, tmp_path_factory):
     out = tmp_path_factory.mktemp("attfind")
-    run_attfind(load_run(tiny_run), out, AttFindConfig(num_images=8), progress=False, command=["stylex", "x"])
+    find_attributes(load_run(tiny_run), out, AttFindConfig(num_images=8), progress=False, command=["stylex", "x"])
     return out
 
 
@@ -45,7 +45,7 @@ def test_evaluate_metrics_schema(attfind_dir, tiny_run, tmp_path):
     run = load_run(tiny_run)
     cfg = EvalConfig(top_k=3, repeats=2, test_images=6, recon_images=4, ground_truth_k=2, ground_truth_images=4,
                      probe_images=200, probe_epochs=1, identity_images=4, realism_images=6)
-    m = run_evaluate(run, attfind_dir, tmp_path, cfg, lpips=None, progress=False)
+    m = evaluate_attributes(run, attfind_dir, tmp_path, cfg, lpips=None, progress=False)
     assert json.loads((tmp_path / "metrics.json").read_text()) == json.loads(json.dumps(m))
     fr = m["flip_rate"]["attfind"]
     if fr is not None:
@@ -104,7 +104,7 @@ def test_evaluation_images_are_disjoint_from_attfind(attfind_dir, tiny_run):
 
 
 def test_random_source(tiny_run, tmp_path):
-    doc = run_attfind(load_run(tiny_run), tmp_path, AttFindConfig(num_images=4, source="random"), progress=False)
+    doc = find_attributes(load_run(tiny_run), tmp_path, AttFindConfig(num_images=4, source="random"), progress=False)
     assert doc["source"] == "random"
 
 
@@ -196,6 +196,6 @@ def test_evaluate_on_data_with_other_classes_leaves_accuracy_out(attfind_dir, ti
     cfg = EvalConfig(top_k=2, repeats=1, test_images=2, recon_images=4, ground_truth_k=1, realism_images=0)
     data = DataSpec(path=str(tmp_path / "animals"), resolution=32)
     with pytest.warns(UserWarning, match="not the classifier's .*accuracy against the true labels is left out"):
-        m = run_evaluate(run, attfind_dir, tmp_path / "eval", cfg, data=data, lpips=None, progress=False)
+        m = evaluate_attributes(run, attfind_dir, tmp_path / "eval", cfg, data=data, lpips=None, progress=False)
     rec = m["reconstruction"]
     assert "class_agreement" in rec and "accuracy_orig" not in rec and rec["n_images"] == 4

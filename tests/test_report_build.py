@@ -23,13 +23,13 @@ def fixture_dirs(tmp_path_factory) -> dict[str, Path]:
     """A tiny run, an AttFind folder and an evaluation folder.
 
     The AttFind/evaluate outputs are written by hand in the docs/INTERFACES.md schema: a stand-in for the
-    lead's ``stylex.explain.pipeline`` (run_attfind / run_evaluate) until it exists.
+    lead's ``stylex.explain.pipeline`` (find_attributes / evaluate_attributes) until it exists.
     """
     from stylex.data import DataSpec
     from stylex.explain import attribute_to_dict, compute_effects, save_effects, select_attributes
     from stylex.explain.baselines import random_attributes
     from stylex.models.classifier import ClassifierConfig, build_classifier, save_classifier
-    from stylex.run import load_run
+    from stylex.trained_run import load_run
     from stylex.training.config import resolve_config
     from stylex.training.loop import train
 

@@ -77,7 +77,7 @@ def test_damaged_config_is_a_clear_error(tmp_path):
 
 def test_resume_of_a_first_layout_run_continues(tmp_path, monkeypatch):
     """A run whose config.json is in the first layout resumes, bit-identical to an uninterrupted run,
-    and its config.json is rewritten in the current layout."""
+    and its config.json is rewritten in the current layout; a setting resuming ignores is named."""
     from test_training import _assert_same_weights, _state, synthetic_spec, tiny_cfg
 
     import torch
@@ -98,6 +98,7 @@ def test_resume_of_a_first_layout_run_continues(tmp_path, monkeypatch):
     doc = json.loads((old / "config.json").read_text())
     (old / "config.json").write_text(json.dumps(as_layout_1(doc), indent=2))
     assert "network" in json.loads((old / "config.json").read_text())
-    train(cfg, synthetic_spec(), None, old, resume=True, progress=False)
+    with pytest.warns(UserWarning, match=r"ignored: lr_g \(0.001"):   # named, and the stored 0.002 kept
+        train(dataclasses.replace(cfg, lr_g=0.001), synthetic_spec(), None, old, resume=True, progress=False)
     _assert_same_weights(_state(tmp_path / "straight"), _state(old))
     assert json.loads((old / "config.json").read_text())["layout"] == 2

@@ -232,7 +232,7 @@ def test_two_process_gloo_training(tmp_path, classifier_file):
 
 
 def test_run_api(tmp_path, classifier_file):
-    from stylex.run import load_run
+    from stylex.trained_run import load_run
     from stylex.training.loop import train
 
     out = tmp_path / "api"

@@ -17,9 +17,9 @@ __version__ = "0.1.0"
 def __getattr__(name: str):
     # Lazy exports: `import stylex` stays cheap (no torch import) until the API is used.
     if name in ("load_run", "Run"):
-        from . import run
+        from . import trained_run
 
-        return getattr(run, name)
+        return getattr(trained_run, name)
     if name in ("explain", "data", "models", "training", "report"):
         import importlib
 

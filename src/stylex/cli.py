@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 
 from . import __version__
+from .commands import explicit_options, resolve_defaults
 from .errors import StylexError
 
 # Order is the order shown by `stylex --help`: the pipeline from data to report.
@@ -39,13 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"stylex {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"stylex.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"stylex.commands.{name}":
-                continue  # command not built yet
-            raise
-        module.register(subparsers)
+        importlib.import_module(f"stylex.commands.{name}").register(subparsers)
     return parser
 
 
@@ -71,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``stylex`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.explicit = explicit_options(args)   # what the user gave (before the defaults are filled in)
+    resolve_defaults(args)
     # The command line as given, recorded in the outputs so that every result says how it was made.
     args.command_line = ["stylex", *(sys.argv[1:] if argv is None else argv)]
     if not getattr(args, "func", None):

@@ -48,7 +48,7 @@ QUICK = DemoConfig(synthetic_size=1000, clf_epochs=2, stylex_preset="tiny", styl
                    report_attributes=3)
 
 
-def run_demo(out_dir: str | Path, quick: bool = False, device: str = "auto", progress: bool = True) -> dict[str, Any]:
+def make_demo(out_dir: str | Path, quick: bool = False, device: str = "auto", progress: bool = True) -> dict[str, Any]:
     """Run every stage of the demo and return a summary (paths, timings, key numbers).
 
     Args:
@@ -58,9 +58,9 @@ def run_demo(out_dir: str | Path, quick: bool = False, device: str = "auto", pro
         progress: progress bars and stage lines.
     """
     from .data import DataSpec
-    from .explain.pipeline import AttFindConfig, EvalConfig, run_attfind, run_evaluate
+    from .explain.pipeline import AttFindConfig, EvalConfig, find_attributes, evaluate_attributes
     from .report.build import build_report
-    from .run import load_run
+    from .trained_run import load_run
     from .training.classifier import ClassifierTrainConfig, train_classifier
     from .training.config import resolve_config
     from .device import resolve_device
@@ -106,14 +106,14 @@ def run_demo(out_dir: str | Path, quick: bool = False, device: str = "auto", pro
 
     stage("StylEx training", run_done, train_stylex)
     run = load_run(paths["run"], device=device, progress=progress)
-    stage("AttFind", (paths["attfind"] / "attributes.json").is_file(), lambda: run_attfind(
+    stage("AttFind", (paths["attfind"] / "attributes.json").is_file(), lambda: find_attributes(
         run, paths["attfind"], AttFindConfig(num_images=cfg.attfind_images), progress=progress,
         command=["stylex", "attfind", "--run", str(paths["run"]), "--out", str(paths["attfind"]),
                  "--num-images", str(cfg.attfind_images)]))
     ecfg = EvalConfig(test_images=cfg.test_images, repeats=cfg.repeats, recon_images=cfg.recon_images,
                       identity_images=min(100, cfg.recon_images), realism_images=cfg.realism_images,
                       probe_images=cfg.probe_images, probe_epochs=cfg.probe_epochs)
-    stage("evaluation", (paths["eval"] / "metrics.json").is_file(), lambda: run_evaluate(
+    stage("evaluation", (paths["eval"] / "metrics.json").is_file(), lambda: evaluate_attributes(
         run, paths["attfind"], paths["eval"], ecfg, progress=progress,
         command=["stylex", "evaluate", "--run", str(paths["run"]), "--attributes", str(paths["attfind"]),
                  "--out", str(paths["eval"]), "--test-images", str(cfg.test_images), "--repeats", str(cfg.repeats),
@@ -123,16 +123,22 @@ def run_demo(out_dir: str | Path, quick: bool = False, device: str = "auto", pro
     stage("report", False, lambda: build_report(paths["run"], paths["attfind"], paths["eval"], paths["report"],
                                                 num_attributes=cfg.report_attributes, device=device,
                                                 progress=progress))
-    metrics = json.loads((out / "metrics.json").read_text())
-    summary = {"report": str(index), "metrics": str(out / "metrics.json"), "timings_s": timings,
-               "config": dataclasses.asdict(cfg), "quick": quick,
-               "classifier_val_balanced_accuracy": json.loads(
-                   (paths["classifier"] / "metrics.json").read_text()).get("val_balanced_accuracy"),
-               "flip_rate": {k: (v or {}).get("mean") for k, v in metrics["flip_rate"].items()},
-               "ground_truth": {k: metrics["ground_truth"][k] for k in ("attfind", "wu", "random")
-                                if k in metrics.get("ground_truth", {})}}
+    summary = _summary(out, index, paths["classifier"], cfg, quick, timings)
     (out / "demo_summary.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def _summary(out: Path, index: Path, classifier_dir: Path, cfg: DemoConfig, quick: bool,
+             timings: dict[str, float]) -> dict[str, Any]:
+    """``demo_summary.json``: paths, timings and the key numbers of the finished demo."""
+    metrics = json.loads((out / "metrics.json").read_text())
+    return {"report": str(index), "metrics": str(out / "metrics.json"), "timings_s": timings,
+            "config": dataclasses.asdict(cfg), "quick": quick,
+            "classifier_val_balanced_accuracy": json.loads(
+                (classifier_dir / "metrics.json").read_text()).get("val_balanced_accuracy"),
+            "flip_rate": {k: (v or {}).get("mean") for k, v in metrics["flip_rate"].items()},
+            "ground_truth": {k: metrics["ground_truth"][k] for k in ("attfind", "wu", "random")
+                             if k in metrics.get("ground_truth", {})}}
 
 
 def _trained_kimg(run_dir: Path) -> float:

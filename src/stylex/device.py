@@ -1,6 +1,6 @@
 """Where the networks run: the ``--device`` rule and the mixed-precision (autocast) rule, in one place.
 
-Used by training, inference (:mod:`stylex.run`), AttFind and the report alike.
+Used by training, inference (:mod:`stylex.trained_run`), AttFind and the report alike.
 """
 
 from __future__ import annotations

@@ -1,11 +1,16 @@
 """One module per ``stylex`` subcommand; each exposes ``register(subparsers)``.
 
-Use :func:`add_parser` so every subcommand shows its defaults in ``--help``.
+Use :func:`add_parser` so every subcommand shows its defaults in ``--help``, and :class:`Default` so a
+default is read from the dataclass (or function) that owns it instead of being written again here.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import importlib
+import inspect
+from typing import Any
 
 
 def add_parser(subparsers, name: str, help: str, description: str | None = None) -> argparse.ArgumentParser:
@@ -16,3 +21,51 @@ def add_parser(subparsers, name: str, help: str, description: str | None = None)
         description=description or help,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+
+
+class Default:
+    """A command-line default owned by a dataclass field or a function's keyword argument.
+
+    Looked up only when needed (``--help`` shows it; :func:`resolve_defaults` replaces it after parsing),
+    so building the parser imports no heavy module, and the value is written in one place.
+
+    Args:
+        owner: ``"module:Name"``, e.g. ``"stylex.explain.pipeline:AttFindConfig"``.
+        name: the field or keyword (default: the option's own name).
+    """
+
+    def __init__(self, owner: str, name: str):
+        self.owner, self.name = owner, name
+
+    def value(self) -> Any:
+        """The owner's default for ``name``."""
+        module, _, attr = self.owner.partition(":")
+        obj = getattr(importlib.import_module(module), attr)
+        if dataclasses.is_dataclass(obj):
+            f = next(f for f in dataclasses.fields(obj) if f.name == self.name)
+            return f.default_factory() if f.default is dataclasses.MISSING else f.default
+        return inspect.signature(obj).parameters[self.name].default
+
+    def __str__(self) -> str:
+        return str(self.value())
+
+
+def defaults_from(owner: str):
+    """A shorthand: ``d = defaults_from("pkg.mod:Config"); p.add_argument("--seed", default=d("seed"))``."""
+    return lambda name: Default(owner, name)
+
+
+def explicit_options(args: argparse.Namespace) -> set[str]:
+    """Destinations the user gave on the command line (valid before :func:`resolve_defaults`).
+
+    An option counts as given when it holds neither a :class:`Default`, ``None`` nor ``False``.
+    """
+    return {k for k, v in vars(args).items() if v is not None and v is not False and not isinstance(v, Default)}
+
+
+def resolve_defaults(args: argparse.Namespace) -> argparse.Namespace:
+    """Replace every :class:`Default` left in ``args`` by its value."""
+    for key, value in vars(args).items():
+        if isinstance(value, Default):
+            setattr(args, key, value.value())
+    return args

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import add_parser
+from . import add_parser, defaults_from
 from .common import add_data_arguments, data_spec_from_args
 
 
@@ -12,38 +12,40 @@ def register(subparsers) -> None:
                    "(batched, resumable), select the top attributes per class as the authors' AttFind does, and "
                    "rank the Wu et al. and random baselines on the same latents. Writes OUT/attributes.json "
                    "and OUT/effects.npz.")
+    d = defaults_from("stylex.explain.pipeline:AttFindConfig")
     p.add_argument("--run", required=True, help="run directory from `stylex train`")
     p.add_argument("--out", required=True, help="output folder")
     add_data_arguments(p, required=False)
-    p.add_argument("--num-images", type=int, default=250, help="latents to search over (N)")
-    p.add_argument("--source", default="encoded", choices=["encoded", "random"],
+    p.add_argument("--num-images", type=int, default=d("num_images"), help="latents to search over (N)")
+    p.add_argument("--source", default=d("source"), choices=["encoded", "random"],
                    help="encoded train images (StylEx) or mapping-path samples (plain StyleGAN2 style)")
-    p.add_argument("--num-attributes", type=int, default=10, help="greedy picks per class")
+    p.add_argument("--num-attributes", type=int, default=defaults_from("stylex.explain.selection:SelectionConfig")(
+        "num_attributes"), help="greedy picks per class")
     p.add_argument("--effect-threshold", type=float, help="default 0.2 (two classes) / 0.1 (one-vs-all)")
-    p.add_argument("--batch-size", type=int, default=256, help="edits per generator call")
-    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="bf16 autocast on CUDA")
+    p.add_argument("--batch-size", type=int, default=d("batch_size"), help="edits per generator call")
+    p.add_argument("--precision", default=d("precision"), choices=["fp32", "bf16"], help="bf16 autocast on CUDA")
     p.add_argument("--discriminator-filter", action="store_true",
                    help="drop attributes whose factor-2 edit the discriminator finds unrealistic")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=d("seed"))
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=run)
+    p.set_defaults(func=execute)
 
 
-def run(args) -> int:
-    from ..explain.pipeline import AttFindConfig, run_attfind
+def execute(args) -> int:
+    from ..explain.pipeline import AttFindConfig, find_attributes
     from ..explain.selection import SelectionConfig
-    from ..run import load_run
     from ..device import resolve_device
+    from ..trained_run import load_run
 
     cfg = AttFindConfig(num_images=args.num_images, source=args.source, batch_size=args.batch_size,
                         precision=args.precision, seed=args.seed, discriminator_filter=args.discriminator_filter,
                         selection=SelectionConfig(num_attributes=args.num_attributes,
                                                   effect_threshold=args.effect_threshold)).validate()
-    run_ = load_run(args.run, device=resolve_device(args.device), progress=not args.no_progress)
-    data = data_spec_from_args(args, resolution=run_.resolution) if args.data else None
-    doc = run_attfind(run_, args.out, cfg, data=data, progress=not args.no_progress,
-                      command=args.command_line)
+    run = load_run(args.run, device=resolve_device(args.device), progress=not args.no_progress)
+    data = data_spec_from_args(args, resolution=run.resolution) if args.data else None
+    doc = find_attributes(run, args.out, cfg, data=data, progress=not args.no_progress,
+                          command=args.command_line)
     print(f"{len(doc['attributes'])} attributes over {doc['num_style_coords']} style coordinates "
           f"({doc['num_images']} {doc['source']} latents): {args.out}/attributes.json")
     for a in doc["attributes"][:10]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from . import defaults_from
+
 FORMATS = ["auto", "celeba", "ffhq", "folders", "csv", "images", "synthetic"]
 
 
@@ -12,15 +14,17 @@ def add_data_arguments(p: argparse.ArgumentParser, required: bool = True) -> Non
     synthetic size/seed."""
     p.add_argument("--data", required=required,
                    help="data folder (CelebA, FFHQ, class folders, CSV + images, plain images) or `synthetic`")
-    p.add_argument("--format", default="auto", choices=FORMATS, help="data format (auto-detected by default)")
+    d = defaults_from("stylex.data.formats:DataSpec")
+    p.add_argument("--format", default=d("format"), choices=FORMATS, help="data format (auto-detected by default)")
     p.add_argument("--attribute", help="CelebA attribute name (e.g. Young), the CSV label column, or for FFHQ "
                    "age<T (e.g. 'age<30'), gender or glasses")
     p.add_argument("--csv-file", help="csv format: the file mapping image names to labels")
     p.add_argument("--classes", help="keep only these classes, comma-separated (e.g. cat,dog of AFHQ's "
                    "cat/dog/wild)")
     p.add_argument("--skip-bad-images", action="store_true", help="skip unreadable images (warns with the count)")
-    p.add_argument("--synthetic-size", type=int, default=4000, help="images in the synthetic world (all splits)")
-    p.add_argument("--synthetic-seed", type=int, default=0, help="seed of the synthetic world")
+    p.add_argument("--synthetic-size", type=int, default=d("synthetic_size"),
+                   help="images in the synthetic world (all splits)")
+    p.add_argument("--synthetic-seed", type=int, default=d("synthetic_seed"), help="seed of the synthetic world")
 
 
 def data_spec_from_args(args: argparse.Namespace, resolution: int, split: str = "train"):

@@ -16,7 +16,7 @@ def register(subparsers) -> None:
     add_data_arguments(p, required=True)
     p.add_argument("--split", default="all", choices=["train", "val", "all"], help="which split to describe")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    p.set_defaults(func=run)
+    p.set_defaults(func=execute)
 
 
 def _table(info: dict) -> str:
@@ -45,7 +45,7 @@ def _table(info: dict) -> str:
     return "\n".join(lines)
 
 
-def run(args) -> int:
+def execute(args) -> int:
     """Print the description of the data set selected by ``args``."""
     from ..data import inspect_dataset
 

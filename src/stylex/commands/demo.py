@@ -13,13 +13,13 @@ def register(subparsers) -> None:
     p.add_argument("--quick", action="store_true", help="a small version (about 3 minutes on 2 CPU cores)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=run)
+    p.set_defaults(func=execute)
 
 
-def run(args) -> int:
-    from ..demo import run_demo
+def execute(args) -> int:
+    from ..demo import make_demo
 
-    s = run_demo(args.out, quick=args.quick, device=args.device, progress=not args.no_progress)
+    s = make_demo(args.out, quick=args.quick, device=args.device, progress=not args.no_progress)
     print()
     print(f"classifier balanced accuracy (val): {s['classifier_val_balanced_accuracy']:.3f}")
     print("flip rate (top-10): " + ", ".join(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import add_parser
+from . import add_parser, defaults_from
 from .common import add_data_arguments, data_spec_from_args
 
 
@@ -16,33 +16,35 @@ def register(subparsers) -> None:
     p.add_argument("--attributes", required=True, help="output folder of `stylex attfind`")
     p.add_argument("--out", required=True, help="output folder")
     add_data_arguments(p, required=False)
-    p.add_argument("--top-k", type=int, default=10, help="attributes applied together")
-    p.add_argument("--repeats", type=int, default=5, help="disjoint test sets")
-    p.add_argument("--test-images", type=int, default=250, help="test images over all repeats")
-    p.add_argument("--recon-images", type=int, default=200, help="held-out images for reconstruction metrics")
-    p.add_argument("--identity-images", type=int, default=100,
+    d = defaults_from("stylex.explain.pipeline:EvalConfig")
+    p.add_argument("--top-k", type=int, default=d("top_k"), help="attributes applied together")
+    p.add_argument("--repeats", type=int, default=d("repeats"), help="disjoint test sets")
+    p.add_argument("--test-images", type=int, default=d("test_images"), help="test images over all repeats")
+    p.add_argument("--recon-images", type=int, default=d("recon_images"),
+                   help="held-out images for reconstruction metrics")
+    p.add_argument("--identity-images", type=int, default=d("identity_images"),
                    help="M held-out images for the identity score (is the original the nearest of M to its "
                         "reconstruction?)")
-    p.add_argument("--realism-images", type=int, default=500,
+    p.add_argument("--realism-images", type=int, default=d("realism_images"),
                    help="samples and held-out reals for KID / FD in MobileNetV2-ImageNet features (0: skip)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=d("seed"))
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=run)
+    p.set_defaults(func=execute)
 
 
-def run(args) -> int:
-    from ..explain.pipeline import METHODS, EvalConfig, run_evaluate
-    from ..run import load_run
+def execute(args) -> int:
+    from ..explain.pipeline import METHODS, EvalConfig, evaluate_attributes
     from ..device import resolve_device
+    from ..trained_run import load_run
 
     cfg = EvalConfig(top_k=args.top_k, repeats=args.repeats, test_images=args.test_images,
                      recon_images=args.recon_images, identity_images=args.identity_images,
                      realism_images=args.realism_images, seed=args.seed).validate()
-    run_ = load_run(args.run, device=resolve_device(args.device), progress=not args.no_progress)
-    data = data_spec_from_args(args, resolution=run_.resolution, split="val") if args.data else None
-    m = run_evaluate(run_, args.attributes, args.out, cfg, data=data, progress=not args.no_progress,
-                     command=args.command_line)
+    run = load_run(args.run, device=resolve_device(args.device), progress=not args.no_progress)
+    data = data_spec_from_args(args, resolution=run.resolution, split="val") if args.data else None
+    m = evaluate_attributes(run, args.attributes, args.out, cfg, data=data, progress=not args.no_progress,
+                            command=args.command_line)
     print(f"flip rate (top-{cfg.top_k}, mean +/- std over {cfg.repeats} disjoint sets):")
     for name in METHODS:
         fr = m["flip_rate"].get(name)

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from . import add_parser
+from . import add_parser, defaults_from
 
 
 def register(subparsers) -> None:
@@ -19,15 +19,17 @@ def register(subparsers) -> None:
     p.add_argument("--attfind", help="AttFind output folder (attributes.json, effects.npz from `stylex attfind`)")
     p.add_argument("--eval", dest="eval_dir", help="evaluation folder (metrics.json from `stylex evaluate`)")
     p.add_argument("--out", required=True, help="report folder to write (index.html, figures/, assets/)")
-    p.add_argument("--attributes", type=int, default=6, help="top attributes to draw")
-    p.add_argument("--images-per-attribute", type=int, default=4, help="images per attribute panel (and GIFs)")
+    d = defaults_from("stylex.report.build:build_report")
+    p.add_argument("--attributes", type=int, default=d("num_attributes"), help="top attributes to draw")
+    p.add_argument("--images-per-attribute", type=int, default=d("images_per_attribute"),
+                   help="images per attribute panel (and GIFs)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--seed", type=int, default=0, help="seed of the reconstructed-image selection")
+    p.add_argument("--seed", type=int, default=d("seed"), help="seed of the reconstructed-image selection")
     p.add_argument("--no-progress", action="store_true", help="do not log the steps")
-    p.set_defaults(func=run)
+    p.set_defaults(func=execute)
 
 
-def run(args) -> int:
+def execute(args) -> int:
     from ..report.build import build_report
 
     index = build_report(args.run, attfind_dir=args.attfind, eval_dir=args.eval_dir, out_dir=args.out,

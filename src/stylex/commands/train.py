@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import add_parser
+from . import Default, add_parser
 from .common import add_data_arguments, data_spec_from_args
 
 
@@ -14,7 +14,7 @@ def register(subparsers) -> None:
     add_data_arguments(p, required=False)
     p.add_argument("--classifier", help="classifier.pt from `stylex train-classifier` (not needed with --resume)")
     p.add_argument("--out", required=True, help="run directory")
-    p.add_argument("--preset", default="cpu", choices=["tiny", "cpu", "paper64", "paper256"],
+    p.add_argument("--preset", default=Default("stylex.training.config:TrainConfig", "preset"), choices=["tiny", "cpu", "paper64", "paper256"],
                    help="starting configuration; the options below override it")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--kimg", type=float,
@@ -33,10 +33,11 @@ def register(subparsers) -> None:
     p.add_argument("--warmup-kimg", type=float,
                    help="encoder warm-up: the first N kimg train on reconstruction + classifier KL only")
     p.add_argument("--augment",
-                   help="augmentation of what D sees: ada | fixed:P | none | auto (ada below 30k images; default)")
-    p.add_argument("--ada-target", type=float, help="ADA's target for E[sign(D(real))] (default 0.6)")
+                   help="augmentation of what D sees: ada | fixed:P | none | auto (ada below 30k images)")
+    p.add_argument("--ada-target", type=float, help="ADA's target for E[sign(D(real))]")
     p.add_argument("--fidelity-images", type=int,
                    help="held-out images whose LPIPS and identity are logged at sample ticks (0: off)")
+    p.add_argument("--lpips-net", choices=["alex", "vgg"], help="LPIPS trunk of the perceptual term")
     p.add_argument("--lpips-weights", help="explicit LPIPS weight file or folder")
     p.add_argument("--r1-gamma", type=float, help="R1 penalty weight")
     p.add_argument("--pl-weight", type=float, help="path-length regularisation weight (0 turns it off)")
@@ -51,33 +52,30 @@ def register(subparsers) -> None:
                    help="stop at the first tick after this many minutes of wall time, with a checkpoint; "
                         "continue later with --resume (for machines that limit a command's time)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
+    p.set_defaults(func=execute, option_names={a.dest: a.option_strings[0] for a in p._actions if a.option_strings})
 
 
-def run(args) -> int:
+# What --resume may change: the run's length, this sitting's time budget, the device and the progress bar.
+RESUME_OPTIONS = {"out", "resume", "kimg", "max_minutes", "device", "no_progress"}
+
+
+def refuse_run_changes(args) -> None:
+    """With --resume, name the given options that would change the run (the stored configuration is kept)."""
+    from ..errors import StylexError
+
+    changing = sorted(args.option_names[k] for k in args.explicit & set(args.option_names) - RESUME_OPTIONS)
+    if changing:
+        raise StylexError(f"--resume continues the run with its stored configuration, so {', '.join(changing)} "
+                          "would be ignored: drop them (with --resume only --kimg, --max-minutes, --device and "
+                          "--no-progress may change), or train a new run with another --out")
+
+
+def execute(args) -> int:
     from ..data import DataSpec
     from ..errors import StylexError
-    from ..training.config import resolve_config
     from ..training.loop import train
 
-    lr = args.lr
-    kimg = args.kimg
-    if args.resume and kimg is None:  # keep the run's own length, not the preset's default
-        from pathlib import Path
-
-        from ..training.config import read_run_config
-
-        kimg = read_run_config(Path(args.out)).train.kimg
-    cfg = resolve_config(
-        args.preset, kimg=kimg, batch_size=args.batch_size, batch_gpu=args.batch_gpu,
-        resolution=args.resolution, lr_g=lr, lr_e=lr, lr_d=lr, paths=args.paths,
-        mapping_every=args.mapping_every, rec_lpips_weight=args.lpips_weight, lpips_weights=args.lpips_weights,
-        rec_l1_weight=args.l1_weight, adv_weight=args.adv_weight, warmup_kimg=args.warmup_kimg,
-        augment=args.augment, ada_target=args.ada_target, fidelity_images=args.fidelity_images,
-        r1_gamma=args.r1_gamma, pl_weight=args.pl_weight, ema_kimg=args.ema_kimg, tick_kimg=args.tick_kimg,
-        snapshot_ticks=args.snapshot_ticks, seed=args.seed, device=args.device, precision=args.precision,
-        compile=args.compile,
-    )
+    cfg = _resumed_config(args) if args.resume else _new_config(args)
     if args.data is None and not args.resume:
         raise StylexError("--data is required (a data folder, or `synthetic`)")
     if args.classifier is None and not args.resume:
@@ -93,3 +91,34 @@ def run(args) -> int:
             f"{k}={v:.4f}" for k, v in stats.items() if k.startswith(("G_rec", "G_cls", "class_")))
         )
     return 0
+
+
+def _new_config(args):
+    """The configuration of a new run: the preset with the given options."""
+    from ..training.config import resolve_config
+
+    lr = args.lr
+    return resolve_config(
+        args.preset, kimg=args.kimg, batch_size=args.batch_size, batch_gpu=args.batch_gpu,
+        resolution=args.resolution, lr_g=lr, lr_e=lr, lr_d=lr, paths=args.paths,
+        mapping_every=args.mapping_every, rec_lpips_weight=args.lpips_weight, lpips_net=args.lpips_net,
+        lpips_weights=args.lpips_weights, rec_l1_weight=args.l1_weight, adv_weight=args.adv_weight,
+        warmup_kimg=args.warmup_kimg, augment=args.augment, ada_target=args.ada_target,
+        fidelity_images=args.fidelity_images,
+        r1_gamma=args.r1_gamma, pl_weight=args.pl_weight, ema_kimg=args.ema_kimg, tick_kimg=args.tick_kimg,
+        snapshot_ticks=args.snapshot_ticks, seed=args.seed, device=args.device, precision=args.precision,
+        compile=args.compile,
+    )
+
+
+def _resumed_config(args):
+    """The stored configuration of the run in --out, with the length and device given (if any)."""
+    import dataclasses
+    from pathlib import Path
+
+    from ..training.config import read_run_config
+
+    refuse_run_changes(args)
+    stored = read_run_config(Path(args.out)).train
+    return dataclasses.replace(stored, kimg=stored.kimg if args.kimg is None else args.kimg,
+                               device=stored.device if args.device is None else args.device).validate()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import add_parser
+from . import add_parser, defaults_from
 from .common import add_data_arguments, data_spec_from_args
 
 
@@ -10,34 +10,35 @@ def register(subparsers) -> None:
     p = add_parser(subparsers, "train-classifier", "train the classifier to explain (MobileNetV2)",
                    "Train a MobileNetV2 classifier on labelled images (ImageNet weights when available). "
                    "Writes OUT/classifier.pt (best epoch by balanced validation accuracy) and OUT/metrics.json.")
+    d = defaults_from("stylex.training.classifier:ClassifierTrainConfig")
     add_data_arguments(p)
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--resolution", type=int, default=64,
+    p.add_argument("--resolution", type=int, default=d("resolution"),
                    help="image size; use the resolution the StylEx generator will have")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (linear warmup, cosine decay)")
-    p.add_argument("--optimizer", default="adamw", choices=["adamw", "sgd"])
-    p.add_argument("--weight-decay", type=float, default=1e-2)
+    p.add_argument("--epochs", type=int, default=d("epochs"))
+    p.add_argument("--batch-size", type=int, default=d("batch_size"))
+    p.add_argument("--lr", type=float, default=d("lr"), help="peak learning rate (linear warmup, cosine decay)")
+    p.add_argument("--optimizer", default=d("optimizer"), choices=["adamw", "sgd"])
+    p.add_argument("--weight-decay", type=float, default=d("weight_decay"))
     p.add_argument("--max-images", type=int, help="train on a deterministic random subset of this many images")
-    p.add_argument("--pretrained", default="auto",
+    p.add_argument("--pretrained", default=d("pretrained"),
                    help="auto (ImageNet weights if found, else from scratch) | none | path to mobilenet_v2-*.pth")
-    p.add_argument("--width-mult", type=float, default=1.0, help="MobileNetV2 width (ImageNet weights need 1.0)")
+    p.add_argument("--width-mult", type=float, default=d("width_mult"), help="MobileNetV2 width (ImageNet weights need 1.0)")
     p.add_argument("--input-size", type=int,
                    help="resize images to this size inside the classifier (default: train at --resolution)")
     p.add_argument("--stem-stride", choices=["auto", "1", "2"], default="auto",
                    help="first conv stride: 1 keeps detail in small images; auto = 1 below 96 px, else 2")
-    p.add_argument("--balance", default="none", choices=["none", "sampler", "loss"],
+    p.add_argument("--balance", default=d("balance"), choices=["none", "sampler", "loss"],
                    help="counter class imbalance by resampling or by loss weights")
     p.add_argument("--no-flip", action="store_true", help="no random horizontal flips (e.g. for text or maps)")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--workers", type=int, default=0, help="data loader worker processes")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=d("device"), help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--workers", type=int, default=d("num_workers"), help="data loader worker processes")
+    p.add_argument("--seed", type=int, default=d("seed"))
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
+    p.set_defaults(func=execute)
 
 
-def run(args) -> int:
+def execute(args) -> int:
     from ..training.classifier import ClassifierTrainConfig, train_classifier
 
     stem = {"auto": None, "1": True, "2": False}[args.stem_stride]

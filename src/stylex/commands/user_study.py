@@ -36,7 +36,7 @@ def register(subparsers) -> None:
                                  "score: the key to read)")
     s.add_argument("--answers", nargs="+", help="CSV files exported from the study page")
     s.add_argument("--json", help="score: also write the scores to this JSON file")
-    p.set_defaults(func=run)
+    p.set_defaults(func=execute)
 
 
 def find_attribute_gifs(attfind_dir: str | Path) -> dict[str, list[Path]]:
@@ -51,7 +51,7 @@ def find_attribute_gifs(attfind_dir: str | Path) -> dict[str, list[Path]]:
     return {f"attr{rank:02d}": [f for _, f in sorted(found[rank])] for rank in sorted(found)}
 
 
-def run(args) -> int:
+def execute(args) -> int:
     return _score(args) if args.action == "score" else _build(args)
 
 

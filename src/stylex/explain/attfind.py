@@ -2,7 +2,7 @@
 
 ``effects[n, d, k, c] = logits(G(s_n with s_k -> extreme_d))[c] - logits(G(s_n))[c]`` where the
 extremes are ``style_min[k]`` (d=0) and ``style_max[k]`` (d=1) over the N images and the edit uses
-shift factor 1 (REFERENCE section 5). The edit is a per-sample style offset
+shift factor 1 (docs/METHOD.md section 5). The edit is a per-sample style offset
 (``generator.synthesize(styles, offsets)``), never a change of weights.
 
 :func:`compute_effects` is the fast path: many (image, coordinate, direction) edits per generator
@@ -231,30 +231,10 @@ def _chunk_effects(syn: _Synthesis, classifier, styles_all, flat: torch.Tensor, 
     return out.reshape(N, C, 2, K).permute(0, 2, 1, 3).numpy()          # [N, 2, C, K]
 
 
-@contextmanager
-def _unfused_modconv(generator, enable: bool):
-    """Run the synthesis layers' modulated convs as one shared-weight conv (scale activations, conv,
-    demodulate) instead of a grouped conv with per-sample weights: the same result, faster for large
-    batches. ``stylex.models.generator`` layers pick the unfused form when ``training`` is True, so this
-    sets ``training`` on the modulated layers only (nothing else depends on it there) and restores it.
-    """
-    synth = getattr(generator, "synthesis", None)
-    mods = [] if (not enable or synth is None) else [
-        m for m in synth.modules() if hasattr(m, "affine") and hasattr(m, "weight") and not m.training]
-    for m in mods:
-        m.training = True
-    try:
-        yield
-    finally:
-        for m in mods:
-            m.training = False
-
-
 def compute_effects(generator, classifier, latents, *, batch_size: int = 256, coords=None, device=None,
                     dtype: torch.dtype | None = None, progress: bool = True, chunk_dir=None,
-                    chunk_coords: int = 256, image_ids=None, use_seam: bool = True,
-                    unfused: bool = True) -> EffectsResult:
-    """AttFind generation step, batched (REFERENCE section 5, "Effects").
+                    chunk_coords: int = 256, image_ids=None, use_seam: bool = True) -> EffectsResult:
+    """AttFind generation step, batched (docs/METHOD.md section 5, "Effects").
 
     Args:
         generator: ``Generator`` (``styles``, ``synthesize``, ``layout``; optionally the
@@ -271,8 +251,6 @@ def compute_effects(generator, classifier, latents, *, batch_size: int = 256, co
         chunk_coords: coordinates per chunk (chunks never cross a synthesis block).
         image_ids: optional ``[N]`` ids stored with the result (default 0..N-1).
         use_seam: False forces full synthesis for every edit (for comparison).
-        unfused: run the modulated convs unfused (one shared-weight conv per layer; faster for
-            large edit batches, same result to float rounding).
 
     Returns:
         :class:`EffectsResult`.
@@ -281,11 +259,11 @@ def compute_effects(generator, classifier, latents, *, batch_size: int = 256, co
         raise StylexError(f"AttFind batch_size={batch_size}, chunk_coords={chunk_coords}: use 1 or more")
     with eval_mode(generator, classifier):
         return _compute_effects(generator, classifier, latents, batch_size, coords, device, dtype, progress,
-                                chunk_dir, chunk_coords, image_ids, use_seam, unfused)
+                                chunk_dir, chunk_coords, image_ids, use_seam)
 
 
 def _compute_effects(generator, classifier, latents, batch_size, coords, device, dtype, progress, chunk_dir,
-                     chunk_coords, image_ids, use_seam, unfused) -> EffectsResult:
+                     chunk_coords, image_ids, use_seam) -> EffectsResult:
     latents = _check_latents(latents)
     device = torch.device(device) if device is not None else _device_of(generator)
     S = generator.layout.num_coords
@@ -315,16 +293,15 @@ def _compute_effects(generator, classifier, latents, batch_size, coords, device,
     from tqdm.auto import tqdm
     bar = tqdm(total=sum(N * 2 * len(cs) for _, cs, _ in todo), unit="edit", unit_scale=True,
                desc="AttFind effects", disable=not progress)
-    with _unfused_modconv(generator, unfused):
-        try:
-            for i, cs, path in todo:
-                eff = _chunk_effects(syn, classifier, styles_all, flat, base_logits, smin, smax, cs,
-                                     int(syn.block_of[cs[0]]), batch_size, device, dtype, bar)
-                effects[:, :, cs] = eff
-                if path is not None:
-                    _atomic_savez(path, effects=eff, coords=cs, fingerprint=np.array(fp))
-        finally:
-            bar.close()
+    try:
+        for i, cs, path in todo:
+            eff = _chunk_effects(syn, classifier, styles_all, flat, base_logits, smin, smax, cs,
+                                 int(syn.block_of[cs[0]]), batch_size, device, dtype, bar)
+            effects[:, :, cs] = eff
+            if path is not None:
+                _atomic_savez(path, effects=eff, coords=cs, fingerprint=np.array(fp))
+    finally:
+        bar.close()
     return _result(effects, flat_cpu, latents, base_cpu, image_ids, coords)
 
 

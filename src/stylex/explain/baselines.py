@@ -23,7 +23,7 @@ def _as_numpy(x) -> np.ndarray:
 
 def wu_relevance(styles: np.ndarray, probs: np.ndarray, target_class: int,
                  positive_threshold: float = 0.9, min_positives: int = 2) -> tuple[np.ndarray, np.ndarray] | None:
-    """Wu et al.'s per-coordinate relevance for one class (REFERENCE section 6).
+    """Wu et al.'s per-coordinate relevance for one class (docs/METHOD.md section 6).
 
     Each coordinate is standardised by its mean and std over all N images; for the positives
     (``probs[:, c] > positive_threshold``) ``relevance_k = |mean_k| / std_k`` of the standardised values.

@@ -1,4 +1,4 @@
-"""Quantitative checks of an explanation: flip rate (REFERENCE section 7) and reconstruction quality.
+"""Quantitative checks of an explanation: flip rate (docs/METHOD.md section 7) and reconstruction quality.
 
 Flip rate: for each test image take its base class b (argmax of the classifier on the *generated*
 image), move its top-k attributes together to their extremes in the direction that leads away from
@@ -78,7 +78,7 @@ class FlipRateResult:
 @torch.no_grad()
 def flip_rate(generator, classifier, latents: torch.Tensor, attributes: Sequence[Attribute], k: int,
               style_min, style_max, *, batch_size: int = 32, device=None) -> FlipRateResult:
-    """Flip rate of the top-k attributes applied together (REFERENCE section 7).
+    """Flip rate of the top-k attributes applied together (docs/METHOD.md section 7).
 
     Args:
         generator: ``Generator`` (``styles(latent)``, ``synthesize(styles, offsets)``).

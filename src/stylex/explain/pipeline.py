@@ -1,10 +1,10 @@
 """AttFind and evaluation on a trained run: what ``stylex attfind`` and ``stylex evaluate`` do.
 
-``run_attfind`` chooses the latents (encoded images of the train split, or mapping-path samples),
+``find_attributes`` chooses the latents (encoded images of the train split, or mapping-path samples),
 computes the effects (batched, resumable), selects AttFind's attributes and the Wu et al. and random
 baselines on the same latents, and writes ``attributes.json`` and ``effects.npz``.
 
-``run_evaluate`` measures, on images AttFind did not use (the val split, or fresh random latents),
+``evaluate_attributes`` measures, on images AttFind did not use (the val split, or fresh random latents),
 the flip rate of the three attribute lists (mean +/- std over disjoint repeats), reconstruction
 quality, and on the synthetic world the ground-truth recovery scores; it writes ``metrics.json``.
 """
@@ -133,8 +133,8 @@ def _encode_ids(run, ds, ids: np.ndarray, batch: int = 64) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------- attfind
-def run_attfind(run, out_dir: str | Path, cfg: AttFindConfig = AttFindConfig(), data=None,
-                progress: bool = True, command: Sequence[str] | None = None) -> dict[str, Any]:
+def find_attributes(run, out_dir: str | Path, cfg: AttFindConfig = AttFindConfig(), data=None,
+                    progress: bool = True, command: Sequence[str] | None = None) -> dict[str, Any]:
     """AttFind + baselines on a loaded run; writes ``attributes.json`` and ``effects.npz``.
 
     The effects computation is resumable: finished chunks are kept in ``out_dir/chunks`` and an
@@ -185,7 +185,7 @@ def discriminator_filter(run, res, attributes: list[Attribute], cfg: AttFindConf
     """Drop attributes whose factor-2 shift changes D's output by more than ``cfg.disc_threshold``.
 
     For each attribute, up to ``cfg.disc_images`` images with the largest effect towards its target
-    class are shifted by twice the distance to the target extreme (REFERENCE section 5).
+    class are shifted by twice the distance to the target extreme (docs/METHOD.md section 5).
     """
     kept = []
     styles_all = torch.as_tensor(res.styles, device=run.device)
@@ -236,14 +236,14 @@ def evaluation_latents(run, doc: dict[str, Any], n: int, seed: int, data=None) -
     return _encode_ids(run, ds, ids)
 
 
-def run_evaluate(run, attfind_dir: str | Path, out_dir: str | Path, cfg: EvalConfig = EvalConfig(),
-                 data=None, lpips=None, progress: bool = True,
-                 command: Sequence[str] | None = None) -> dict[str, Any]:
+def evaluate_attributes(run, attfind_dir: str | Path, out_dir: str | Path, cfg: EvalConfig = EvalConfig(),
+                        data=None, lpips=None, progress: bool = True,
+                        command: Sequence[str] | None = None) -> dict[str, Any]:
     """Flip rates (AttFind / Wu / random), reconstruction and ground-truth scores; writes ``metrics.json``.
 
     Args:
-        run: a loaded :class:`stylex.run.Run`.
-        attfind_dir: output of :func:`run_attfind`.
+        run: a loaded :class:`stylex.trained_run.Run`.
+        attfind_dir: output of :func:`find_attributes`.
         out_dir: where ``metrics.json`` goes.
         cfg: evaluation options.
         data: optional other data spec (default: the run's).

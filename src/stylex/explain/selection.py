@@ -1,6 +1,6 @@
 """AttFind extraction step: from the effect tensor to a ranked list of attributes (pure numpy).
 
-This is REFERENCE section 5 ("Extraction"), written to reproduce the authors' AttFind notebook
+This is docs/METHOD.md section 5 ("Extraction"), written to reproduce the authors' AttFind notebook
 (``filter_unstable_images``, ``find_significant_styles`` and the two-class merge cell) exactly,
 except where the notebook is wrong (argmax of NaN on an empty image set: we stop instead).
 
@@ -29,7 +29,7 @@ DIRECTION_NAMES = ("min", "max")
 
 @dataclass(frozen=True)
 class SelectionConfig:
-    """Constants of the AttFind extraction step (defaults: the authors' notebook / REFERENCE s.5)."""
+    """Constants of the AttFind extraction step (defaults: the authors' notebook / docs/METHOD.md section 5)."""
 
     num_attributes: int = 10              # greedy picks per target class (before the two-class merge)
     effect_threshold: float | None = None  # None: 0.2 with two classes (merged), 0.1 one-vs-all
@@ -198,7 +198,7 @@ def merge_two_class(effects: np.ndarray, list0: list[tuple[int, int]],
 
 def select_attributes(effects: np.ndarray, base_logits: np.ndarray,
                       cfg: SelectionConfig = SelectionConfig()) -> list[Attribute]:
-    """AttFind extraction: the ranked attribute list of a model (REFERENCE section 5).
+    """AttFind extraction: the ranked attribute list of a model (docs/METHOD.md section 5).
 
     Two classes (and ``cfg.merge_two_class``): the notebook's merged list, every attribute a move
     towards class 0 (``target_class = 0``), up to ``2 * num_attributes`` long. Otherwise one-vs-all:

@@ -21,7 +21,7 @@ Any differentiable PyTorch classifier works; :func:`load_user_classifier` accept
 
       scripted = torch.jit.script(my_model)       # or torch.jit.trace(my_model, example)
       scripted.save("my_classifier.pt")
-      # stylex ... --classifier my_classifier.pt --classifier-input-size 224
+      # adapter = load_user_classifier("my_classifier.pt", input_size=224, class_names=["cat", "dog"])
 
 * a ``"package.module:function"`` spec: the function is called with no arguments and returns an
   ``nn.Module`` (weights already loaded)::

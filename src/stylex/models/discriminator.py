@@ -1,5 +1,5 @@
 """Residual StyleGAN2 discriminator trunk, used twice: the conditional :class:`Discriminator` and the
-:class:`Encoder` (REFERENCE section 2).
+:class:`Encoder` (docs/METHOD.md section 2).
 
 Stack: :class:`DiscriminatorBlock` ``b{res}`` (fromRGB only at the top block, conv0, conv1 with 2x FIR
 downsampling, 1x1 downsampling skip, ``(x + skip) * sqrt(0.5)``) -> :class:`DiscriminatorEpilogue`

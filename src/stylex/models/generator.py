@@ -7,7 +7,7 @@ no progressive growing; parameter names read like NVlabs' (``synthesis.b64.conv1
 StylEx specifics: the synthesis latent is ``w ++ p`` (``c_dim = w_dim + K``; class probabilities are
 appended *after* mapping) and the same latent drives every layer's affine.
 
-StyleSpace (REFERENCE section 4): the styles of an image are the affine outputs of every layer.
+StyleSpace (docs/METHOD.md section 4): the styles of an image are the affine outputs of every layer.
 :meth:`Generator.styles` returns them as :class:`Styles`; ``Styles.flat()`` concatenates the *conv*
 styles (``[N, S]``, toRGB excluded) in the order ``b4.conv1, b8.conv0, b8.conv1, b16.conv0, ...``.
 :meth:`Generator.synthesize` renders from styles with optional per-sample additive offsets on the flat

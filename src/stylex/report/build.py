@@ -35,14 +35,14 @@ from .figures import (attribute_panel, attribute_title, choose_panel_images, fli
                       read_stats, reconstruction_grid, training_curves)
 from .html import AttributeEntry, FlipRateRow, ReportContent, Table, check_report_links, render_report
 
-# REFERENCE.md section 7: top-10 flip rates (the replication's Table 2 and the original paper).
+# Published top-10 flip rates: the replication's Table 2 and the original paper (docs/METHOD.md section 7).
 REFERENCE_FLIP_RATES = Table(
     headers=("source", "Wu et al.", "AttFind on StyleGAN2", "AttFind on StylEx"),
     rows=[("replication, AFHQ 64px", "0.247 +/- 0.012", "0.391 +/- 0.022", "0.042 +/- 0.006"),
           ("replication, FFHQ age 64px", "0.253 +/- 0.015", "0.678 +/- 0.016", "0.429 +/- 0.013"),
           ("original paper, AFHQ", "0.010", "-", "0.250"),
           ("original paper, FFHQ age", "0.169", "-", "0.939")],
-    caption="Published top-10 flip rates (REFERENCE.md section 7), for comparison; other data sets and "
+    caption="Published top-10 flip rates (the replication's Table 2 and the original paper), for comparison; other data sets and "
             "models, so only the order of the methods is comparable.")
 
 METHOD_LABELS = {"attfind": "AttFind", "wu": "Wu et al.", "random": "random coordinates"}
@@ -385,58 +385,10 @@ def _ground_truth_table(gt: dict) -> Table | None:
     return Table(("method", "k", "causal fraction", "causal coverage", "spurious fraction", "main factors"), rows, cap)
 
 
-# ------------------------------------------------------------------------------------------ main entry
-def build_report(run_dir: str | Path, attfind_dir: str | Path | None = None, eval_dir: str | Path | None = None,
-                 out_dir: str | Path = "report", num_attributes: int = 6, images_per_attribute: int = 4,
-                 device: str = "cpu", seed: int = 0, progress: bool = True) -> Path:
-    """Build the HTML report of a StylEx run (figures, GIFs, tables) and return ``OUT/index.html``.
-
-    Args:
-        run_dir: the ``stylex train`` run directory.
-        attfind_dir: the ``stylex attfind`` output (attributes.json, effects.npz); None leaves the attribute
-            sections as a pointer to the command. Its ``gifs/attrNN_imgMM.gif`` are (re)written.
-        eval_dir: the ``stylex evaluate`` output (metrics.json); None leaves the metric sections as a pointer.
-        out_dir: report folder (created).
-        num_attributes: top attributes to draw.
-        images_per_attribute: images (original/edited pairs and GIFs) per attribute.
-        device: where the generator and classifier run (``auto``: the GPU when there is one).
-        seed: selection of the reconstructed images.
-        progress: log the steps to stderr.
-
-    Returns:
-        Path of the written ``index.html``; every image it references exists inside ``out_dir``.
-
-    Raises:
-        StylexError: a missing/malformed input, or bad counts.
-    """
-    from ..run import load_run
-
-    if num_attributes < 1 or images_per_attribute < 1:
-        raise StylexError(f"--attributes {num_attributes} / --images-per-attribute {images_per_attribute}: use 1 "
-                          "or more")
-    out = Path(out_dir)
-    fig_dir = out.resolve() / "figures"   # absolute: the page links figures relative to `out`, not to the cwd
-    fig_dir.mkdir(parents=True, exist_ok=True)
-    # Read the small inputs first, so a wrong path fails before any model work.
-    af = load_attfind_outputs(attfind_dir) if attfind_dir is not None else None
-    metrics: dict[str, Any] | None = None
-    if eval_dir is not None:
-        metrics = _read_json(Path(eval_dir) / "metrics.json", "metrics.json", "stylex evaluate")
-    _log(progress, f"loading run {run_dir}")
-    run = load_run(run_dir, device=resolve_device(str(device)), progress=progress)
-    notes: dict[str, str] = {}
-    clf_command = (getattr(run.classifier, "extra", None) or {}).get("command")
-    commands = [c for c in [_command_text(clf_command), _command_text(run.config.command)] if c]
-
-    summary = _data_summary(run)
-    _log(progress, "training curves")
-    train_summary, train_curve, notes["training"] = _training_section(run, fig_dir)
-    _log(progress, "reconstructions")
-    recon_png, notes["reconstructions"] = _reconstructions(run, fig_dir, seed)
-
-    gt = (metrics or {}).get("ground_truth") or {}
-    gt_rows = ((gt.get("attributes") or {}).get("attfind")) if gt else None
-
+def _attfind_sections(run, af: AttFindOutputs | None, fig_dir: Path, num_attributes: int,
+                      images_per_attribute: int, gt_rows: list[dict] | None, progress: bool, notes: dict[str, str],
+                      commands: list[str]) -> tuple[list[AttributeEntry], list[tuple[str, str]]]:
+    """The attribute panels and image-specific explanations (notes and commands are filled in)."""
     attributes: list[AttributeEntry] = []
     explanations: list[tuple[str, str]] = []
     if af is not None:
@@ -469,9 +421,15 @@ def build_report(run_dir: str | Path, attfind_dir: str | Path | None = None, eva
         notes["attributes"] = ("No AttFind output given: run `stylex attfind --run RUN --out ATTFIND_DIR`, then "
                                "`stylex report ... --attfind ATTFIND_DIR`.")
 
+    return attributes, explanations
+
+
+def _metric_sections(metrics: dict[str, Any] | None, eval_dir, fig_dir: Path, gt: dict, train_summary: dict,
+                     notes: dict[str, str], commands: list[str]):
+    """Flip-rate rows, curve and caption, and the ground-truth table (notes, commands and the training
+    summary's reconstruction line are filled in)."""
     flip_rows: list[FlipRateRow] = []
     flip_curve, flip_caption, gt_table = None, "", None
-    report_warnings: list[str] = []
     if metrics is not None:
         flip_rows, flip_curve, flip_caption = _flip_rate_content(metrics, fig_dir)
         if not flip_rows:
@@ -493,14 +451,73 @@ def build_report(run_dir: str | Path, attfind_dir: str | Path | None = None, eva
             train_summary[f"realism (eval, {real['feature_space']})"] = (
                 f"KID {real['kid']:.4f} +/- {real['kid_std']:.4f} and FD {real['fd']:.2f}: {real['n_samples']} "
                 f"mapping-path samples vs {real['n_real']} held-out reals; reconstructions vs their originals: "
-                f"KID {real.get('kid_reconstructions', float('nan')):.4f}, FD {real.get('fd_reconstructions', float('nan')):.2f}")
-        report_warnings = list(metrics.get("trust", []))
+                f"KID {real.get('kid_reconstructions', float('nan')):.4f}, "
+                f"FD {real.get('fd_reconstructions', float('nan')):.2f}")
         cmd = _command_text(metrics.get("command"))
         if cmd:
             commands.append(cmd)
     else:
         notes["flip-rate"] = ("No evaluation given: run `stylex evaluate --run RUN --attributes ATTFIND_DIR --out "
                               "EVAL_DIR`, then `stylex report ... --eval EVAL_DIR`.")
+    return flip_rows, flip_curve, flip_caption, gt_table
+
+
+# ------------------------------------------------------------------------------------------ main entry
+def build_report(run_dir: str | Path, attfind_dir: str | Path | None = None, eval_dir: str | Path | None = None,
+                 out_dir: str | Path = "report", num_attributes: int = 6, images_per_attribute: int = 4,
+                 device: str = "cpu", seed: int = 0, progress: bool = True) -> Path:
+    """Build the HTML report of a StylEx run (figures, GIFs, tables) and return ``OUT/index.html``.
+
+    Args:
+        run_dir: the ``stylex train`` run directory.
+        attfind_dir: the ``stylex attfind`` output (attributes.json, effects.npz); None leaves the attribute
+            sections as a pointer to the command. Its ``gifs/attrNN_imgMM.gif`` are (re)written.
+        eval_dir: the ``stylex evaluate`` output (metrics.json); None leaves the metric sections as a pointer.
+        out_dir: report folder (created).
+        num_attributes: top attributes to draw.
+        images_per_attribute: images (original/edited pairs and GIFs) per attribute.
+        device: where the generator and classifier run (``auto``: the GPU when there is one).
+        seed: selection of the reconstructed images.
+        progress: log the steps to stderr.
+
+    Returns:
+        Path of the written ``index.html``; every image it references exists inside ``out_dir``.
+
+    Raises:
+        StylexError: a missing/malformed input, or bad counts.
+    """
+    from ..trained_run import load_run
+
+    if num_attributes < 1 or images_per_attribute < 1:
+        raise StylexError(f"--attributes {num_attributes} / --images-per-attribute {images_per_attribute}: use 1 "
+                          "or more")
+    out = Path(out_dir)
+    fig_dir = out.resolve() / "figures"   # absolute: the page links figures relative to `out`, not to the cwd
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    # Read the small inputs first, so a wrong path fails before any model work.
+    af = load_attfind_outputs(attfind_dir) if attfind_dir is not None else None
+    metrics: dict[str, Any] | None = None
+    if eval_dir is not None:
+        metrics = _read_json(Path(eval_dir) / "metrics.json", "metrics.json", "stylex evaluate")
+    _log(progress, f"loading run {run_dir}")
+    run = load_run(run_dir, device=resolve_device(str(device)), progress=progress)
+    notes: dict[str, str] = {}
+    clf_command = (getattr(run.classifier, "extra", None) or {}).get("command")
+    commands = [c for c in [_command_text(clf_command), _command_text(run.config.command)] if c]
+
+    summary = _data_summary(run)
+    _log(progress, "training curves")
+    train_summary, train_curve, notes["training"] = _training_section(run, fig_dir)
+    _log(progress, "reconstructions")
+    recon_png, notes["reconstructions"] = _reconstructions(run, fig_dir, seed)
+
+    gt = (metrics or {}).get("ground_truth") or {}
+    gt_rows = ((gt.get("attributes") or {}).get("attfind")) if gt else None
+
+    attributes, explanations = _attfind_sections(run, af, fig_dir, num_attributes, images_per_attribute, gt_rows,
+                                                 progress, notes, commands)
+    flip_rows, flip_curve, flip_caption, gt_table = _metric_sections(metrics, eval_dir, fig_dir, gt, train_summary,
+                                                                     notes, commands)
 
     data = run.data_spec
     joiner = " vs " if run.num_classes <= 3 else ", "
@@ -512,7 +529,8 @@ def build_report(run_dir: str | Path, attfind_dir: str | Path | None = None, eva
         reconstructions=recon_png, attributes=attributes, image_explanations=explanations, flip_rates=flip_rows,
         flip_rate_curve=flip_curve, flip_rate_caption=flip_caption,
         flip_rate_reference=REFERENCE_FLIP_RATES if flip_rows else None, ground_truth=gt_table,
-        section_notes={k: v for k, v in notes.items() if v}, commands=commands, warnings=report_warnings)
+        section_notes={k: v for k, v in notes.items() if v}, commands=commands,
+        warnings=list((metrics or {}).get("trust", [])))
     index = render_report(content, out)
     problems = check_report_links(out)
     assert problems == [], f"report {index} has broken links: {problems}"

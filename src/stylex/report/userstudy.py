@@ -1,4 +1,4 @@
-"""The user studies of the paper as static HTML pages (REFERENCE section 8).
+"""The user studies of the paper as static HTML pages (docs/METHOD.md section 8).
 
 **Classification study** (``index.html``): each question shows two animations of one attribute on two
 different images, then two candidate animations, A and B: the same attribute on a third image, and a

@@ -257,61 +257,18 @@ def train_classifier(cfg: ClassifierTrainConfig, progress: bool = True,
     cfg.validate()
     device = resolve_device(cfg.device)
     out = Path(cfg.out_dir)
-    train_ds, val_ds = datasets if datasets is not None else _open_splits(cfg, progress)
-    class_names = [str(c) for c in getattr(train_ds, "class_names", [])]
-    if len(class_names) < 2:
-        raise StylexError(f"the training data ({_describe(cfg.data)}) has {len(class_names)} classes: a "
-                          "classifier needs labelled images of at least 2 classes "
-                          "(--attribute, class folders or a CSV)")
-    if len(val_ds) == 0:
-        raise StylexError(f"the validation split of {_describe(cfg.data)} is empty: add a val split or more images")
-    num_classes = len(class_names)
-    train_ds = subsample(train_ds, cfg.max_images, cfg.seed)
+    train_ds, val_ds, class_names = _checked_splits(cfg, datasets, progress)
     labels = _labels_of(train_ds)
-    if labels.min(initial=0) < 0:
-        raise StylexError(f"the training data ({_describe(cfg.data)}) has unlabelled images")
-    counts = np.bincount(labels, minlength=num_classes)  # [K]
+    counts = np.bincount(labels, minlength=len(class_names))  # [K]
 
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
-    clf_cfg = ClassifierConfig(num_classes=num_classes, class_names=tuple(class_names), width_mult=cfg.width_mult,
-                               input_size=cfg.input_size, resolution=cfg.resolution,
+    clf_cfg = ClassifierConfig(num_classes=len(class_names), class_names=tuple(class_names),
+                               width_mult=cfg.width_mult, input_size=cfg.input_size, resolution=cfg.resolution,
                                small_input_stride=cfg.small_input_stride, pretrained=cfg.pretrained)
     adapter = build_classifier(clf_cfg)  # warns when pretrained="auto" finds no weights
     adapter.to(device).train()
-    pretrained_path = adapter.pretrained_path
-
-    # --- data loaders (shuffling / sampling from a seeded generator)
-    loader_gen = torch.Generator().manual_seed(cfg.seed)
-    weights = 1.0 / np.maximum(counts, 1)  # [K]
-    sampler = None
-    if cfg.balance == "sampler":
-        sampler = WeightedRandomSampler(torch.as_tensor(weights[labels], dtype=torch.double), len(labels),
-                                        replacement=True, generator=loader_gen)
-    common = dict(num_workers=cfg.num_workers, pin_memory=device.type == "cuda",
-                  persistent_workers=cfg.num_workers > 0)
-    train_loader = DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler,
-                              generator=loader_gen, drop_last=len(train_ds) > cfg.batch_size, **common)
-    val_loader = DataLoader(val_ds, batch_size=cfg.batch_size * 2, shuffle=False, **common)
-    bn_gen = torch.Generator()
-    bn_loader = DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=True, generator=bn_gen,
-                           drop_last=len(train_ds) > cfg.batch_size, **common)
-    class_weight = None
-    if cfg.balance == "loss":
-        class_weight = torch.as_tensor(weights / weights[counts > 0].mean(), dtype=torch.float32, device=device)
-
-    # --- optimiser and schedule (no weight decay on BatchNorm and biases)
-    decay = [p for n, p in adapter.named_parameters() if p.ndim > 1]
-    no_decay = [p for n, p in adapter.named_parameters() if p.ndim <= 1]
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    if cfg.optimizer == "adamw":
-        opt = torch.optim.AdamW(groups, lr=cfg.lr)
-    else:
-        opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, nesterov=True)
-    total_steps = cfg.epochs * len(train_loader)
-    warmup = int(round(cfg.warmup_fraction * total_steps))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cosine_warmup(s, total_steps, warmup))
-    flip_gen = torch.Generator().manual_seed(cfg.seed + 1)
+    fit = _Fit.prepare(cfg, adapter, train_ds, val_ds, labels, counts, device, progress)
 
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "classifier.pt"
@@ -319,38 +276,8 @@ def train_classifier(cfg: ClassifierTrainConfig, progress: bool = True,
     best: dict[str, Any] | None = None
     t_start = time.perf_counter()
     for epoch in range(1, cfg.epochs + 1):
-        t_epoch = time.perf_counter()
-        loss_sum, correct, seen = 0.0, 0, 0
-        bar = _progress(train_loader, progress, f"epoch {epoch}/{cfg.epochs}")
-        for images, y in bar:
-            images = images.to(device, non_blocking=True)                           # [B, 3, H, W]
-            if cfg.hflip:
-                images = _random_hflip(images, flip_gen)
-            y = torch.as_tensor(y).to(device, non_blocking=True)                    # [B]
-            with _autocast(device):
-                logits = adapter(images)                                             # [B, K]
-            loss = F.cross_entropy(logits.float(), y, weight=class_weight)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            b = y.shape[0]
-            loss_sum += float(loss.detach()) * b
-            correct += int((logits.argmax(1) == y).sum())
-            seen += b
-            if progress:
-                bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.3f}")
-        bn_gen.manual_seed(cfg.seed + 1000 + epoch)
-        recalibrate_batchnorm(adapter, bn_loader, device, cfg.precise_bn_batches)
-        val = evaluate(adapter, val_loader, device)
-        row = {"epoch": epoch, "train_loss": loss_sum / max(seen, 1), "train_accuracy": correct / max(seen, 1),
-               "val_accuracy": val["accuracy"], "val_balanced_accuracy": val["balanced_accuracy"],
-               "val_per_class_accuracy": val["per_class_accuracy"], "lr": opt.param_groups[0]["lr"],
-               "seconds": time.perf_counter() - t_epoch}
+        row, val = fit.epoch(epoch)
         history.append(row)
-        # one line per epoch even without the bar, so that logs of background runs show progress
-        print(f"epoch {epoch}: train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.3f} | "
-              f"val acc {val['accuracy']:.4f} balanced {val['balanced_accuracy']:.4f}", flush=True)
         if best is None or val["balanced_accuracy"] > best["balanced_accuracy"]:
             best = dict(val, epoch=epoch)
             save_classifier(ckpt_path, adapter, clf_cfg, extra={
@@ -372,7 +299,7 @@ def train_classifier(cfg: ClassifierTrainConfig, progress: bool = True,
         "num_train": len(train_ds),
         "num_val": len(val_ds),
         "train_class_counts": counts.tolist(),
-        "pretrained": str(pretrained_path) if pretrained_path else None,
+        "pretrained": str(adapter.pretrained_path) if adapter.pretrained_path else None,
         "device": str(device),
         "checkpoint": str(ckpt_path),
         "classifier_config": _jsonable(clf_cfg),
@@ -380,6 +307,115 @@ def train_classifier(cfg: ClassifierTrainConfig, progress: bool = True,
     }
     write_json(out / "metrics.json", metrics)
     return metrics
+
+
+def _checked_splits(cfg: ClassifierTrainConfig, datasets, progress: bool):
+    """``(train, val, class_names)``: labelled splits of at least two classes (train subsampled if asked)."""
+    train_ds, val_ds = datasets if datasets is not None else _open_splits(cfg, progress)
+    class_names = [str(c) for c in getattr(train_ds, "class_names", [])]
+    if len(class_names) < 2:
+        raise StylexError(f"the training data ({_describe(cfg.data)}) has {len(class_names)} classes: a "
+                          "classifier needs labelled images of at least 2 classes "
+                          "(--attribute, class folders or a CSV)")
+    if len(val_ds) == 0:
+        raise StylexError(f"the validation split of {_describe(cfg.data)} is empty: add a val split or more images")
+    train_ds = subsample(train_ds, cfg.max_images, cfg.seed)
+    if _labels_of(train_ds).min(initial=0) < 0:
+        raise StylexError(f"the training data ({_describe(cfg.data)}) has unlabelled images")
+    return train_ds, val_ds, class_names
+
+
+@dataclass
+class _Fit:
+    """The loaders, optimiser and schedule of one classifier training, and its epoch."""
+
+    cfg: ClassifierTrainConfig
+    adapter: ClassifierAdapter
+    device: torch.device
+    progress: bool
+    train_loader: DataLoader
+    val_loader: DataLoader
+    bn_loader: DataLoader              # shuffled train batches for the BatchNorm recalibration
+    bn_gen: torch.Generator
+    class_weight: torch.Tensor | None  # balance="loss"
+    opt: torch.optim.Optimizer
+    sched: Any
+    flip_gen: torch.Generator
+
+    @classmethod
+    def prepare(cls, cfg: ClassifierTrainConfig, adapter, train_ds, val_ds, labels: np.ndarray, counts: np.ndarray,
+                device: torch.device, progress: bool) -> "_Fit":
+        """Data loaders (shuffling / sampling from seeded generators), optimiser and schedule."""
+        loader_gen = torch.Generator().manual_seed(cfg.seed)
+        weights = 1.0 / np.maximum(counts, 1)  # [K]
+        sampler = None
+        if cfg.balance == "sampler":
+            sampler = WeightedRandomSampler(torch.as_tensor(weights[labels], dtype=torch.double), len(labels),
+                                            replacement=True, generator=loader_gen)
+        common = dict(num_workers=cfg.num_workers, pin_memory=device.type == "cuda",
+                      persistent_workers=cfg.num_workers > 0)
+        train_loader = DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler,
+                                  generator=loader_gen, drop_last=len(train_ds) > cfg.batch_size, **common)
+        val_loader = DataLoader(val_ds, batch_size=cfg.batch_size * 2, shuffle=False, **common)
+        bn_gen = torch.Generator()
+        bn_loader = DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=True, generator=bn_gen,
+                               drop_last=len(train_ds) > cfg.batch_size, **common)
+        class_weight = None
+        if cfg.balance == "loss":
+            class_weight = torch.as_tensor(weights / weights[counts > 0].mean(), dtype=torch.float32, device=device)
+        opt, sched = _optimizer(cfg, adapter, cfg.epochs * len(train_loader))
+        return cls(cfg, adapter, device, progress, train_loader, val_loader, bn_loader, bn_gen, class_weight, opt,
+                   sched, torch.Generator().manual_seed(cfg.seed + 1))
+
+    def epoch(self, epoch: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Train one epoch, recalibrate BatchNorm, validate; returns ``(history row, validation metrics)``."""
+        cfg, device = self.cfg, self.device
+        t_epoch = time.perf_counter()
+        loss_sum, correct, seen = 0.0, 0, 0
+        bar = _progress(self.train_loader, self.progress, f"epoch {epoch}/{cfg.epochs}")
+        for images, y in bar:
+            images = images.to(device, non_blocking=True)                           # [B, 3, H, W]
+            if cfg.hflip:
+                images = _random_hflip(images, self.flip_gen)
+            y = torch.as_tensor(y).to(device, non_blocking=True)                    # [B]
+            with _autocast(device):
+                logits = self.adapter(images)                                        # [B, K]
+            loss = F.cross_entropy(logits.float(), y, weight=self.class_weight)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            self.sched.step()
+            b = y.shape[0]
+            loss_sum += float(loss.detach()) * b
+            correct += int((logits.argmax(1) == y).sum())
+            seen += b
+            if self.progress:
+                bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.3f}")
+        self.bn_gen.manual_seed(cfg.seed + 1000 + epoch)
+        recalibrate_batchnorm(self.adapter, self.bn_loader, device, cfg.precise_bn_batches)
+        val = evaluate(self.adapter, self.val_loader, device)
+        row = {"epoch": epoch, "train_loss": loss_sum / max(seen, 1), "train_accuracy": correct / max(seen, 1),
+               "val_accuracy": val["accuracy"], "val_balanced_accuracy": val["balanced_accuracy"],
+               "val_per_class_accuracy": val["per_class_accuracy"], "lr": self.opt.param_groups[0]["lr"],
+               "seconds": time.perf_counter() - t_epoch}
+        # one line per epoch even without the bar, so that logs of background runs show progress
+        print(f"epoch {epoch}: train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.3f} | "
+              f"val acc {val['accuracy']:.4f} balanced {val['balanced_accuracy']:.4f}", flush=True)
+        return row, val
+
+
+def _optimizer(cfg: ClassifierTrainConfig, adapter, total_steps: int):
+    """AdamW or SGD (no weight decay on BatchNorm and biases) with linear warmup and cosine decay."""
+    decay = [p for n, p in adapter.named_parameters() if p.ndim > 1]
+    no_decay = [p for n, p in adapter.named_parameters() if p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if cfg.optimizer == "adamw":
+        opt = torch.optim.AdamW(groups, lr=cfg.lr)
+    else:
+        opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, nesterov=True)
+    warmup = int(round(cfg.warmup_fraction * total_steps))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cosine_warmup(s, total_steps, warmup))
+    return opt, sched
 
 
 def _describe(spec: Any) -> str:

@@ -25,7 +25,7 @@ from .augment import parse_augment
 
 @dataclass(frozen=True)
 class LossWeights:
-    """Weights of the named loss terms (REFERENCE section 3)."""
+    """Weights of the named loss terms (docs/METHOD.md section 3)."""
 
     adv: float = 1.0           # non-saturating logistic adversarial loss (G side)
     rec_l1: float = 0.1        # L1(x, x') on the encoder path (the authors' 0.1, reported by the replication)

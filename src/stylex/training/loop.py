@@ -139,7 +139,8 @@ def train(cfg: TrainConfig, data: DataSpec, classifier_path: str | Path | None, 
             May be None when resuming (the run's own copy is used).
         out_dir: the run directory.
         resume: continue from ``out_dir/checkpoint.pt``; the stored configuration is used, except
-            ``kimg`` which may be raised to extend the run.
+            ``kimg`` (which may be raised to extend the run) and ``device``; other differences in ``cfg``
+            are named in a warning.
         progress: show a progress bar.
         command: the command line, recorded in ``config.json``.
         max_minutes: wall-clock budget of this call (setup included): at the first tick boundary after
@@ -151,321 +152,126 @@ def train(cfg: TrainConfig, data: DataSpec, classifier_path: str | Path | None, 
     if max_minutes is not None and max_minutes <= 0:
         raise StylexError(f"--max-minutes {max_minutes}: give a positive number of minutes")
     out = Path(out_dir)
-    ckpt_path = out / CHECKPOINT_NAME
     info = distributed.init_distributed("cuda" if cfg.device.startswith("cuda") or
                                         (cfg.device == "auto" and torch.cuda.is_available()) else "cpu")
-    if resume:
-        if not ckpt_path.is_file():
-            raise StylexError(f"--resume: no checkpoint in {out}; start without --resume")
-        stored = read_run_config(out)
-        cfg = dataclasses.replace(stored.train, kimg=cfg.kimg).validate()
-        data = stored.data
-    elif ckpt_path.is_file():
-        raise StylexError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    cfg, data, stored_command = _settings(cfg, data, out, resume)
     cfg.validate()
     device = resolve_device(cfg.device, info.local_rank)
     torch.manual_seed(cfg.seed + info.rank)
     np.random.seed(cfg.seed + info.rank)
 
-    # --- classifier (frozen) and data
+    classifier, classifier_path = _frozen_classifier(out, classifier_path, resume, device)
+    cfg = cfg.with_classes(int(classifier.num_classes))
+    data = dataclasses.replace(data, resolution=cfg.network.resolution)
+    dataset = open_dataset(data, progress=progress and info.is_main)
+    if info.is_main:
+        _prepare_run_dir(out, classifier_path, RunConfig(cfg, data, tuple(classifier.class_names),
+                                                         stored_command if resume else command))
+    session = TrainingSession.start(cfg, info, device, out, classifier, dataset, data,
+                                    show=progress and info.is_main)
+    if resume:
+        session.restore(safe_load(session.ckpt_path, map_location=device))
+    else:
+        session.broadcast()
+    return session.loop(progress and info.is_main, max_minutes, t_call)
+
+
+def _settings(cfg: TrainConfig, data: DataSpec, out: Path, resume: bool) -> tuple[TrainConfig, DataSpec, Any]:
+    """The configuration, data and recorded command this call trains with (the stored ones on resume)."""
+    ckpt_path = out / CHECKPOINT_NAME
+    if not resume:
+        if ckpt_path.is_file():
+            raise StylexError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+        return cfg, data, None
+    if not ckpt_path.is_file():
+        raise StylexError(f"--resume: no checkpoint in {out}; start without --resume")
+    stored = read_run_config(out)
+    _warn_ignored_on_resume(cfg, stored.train)
+    cfg = dataclasses.replace(stored.train, kimg=cfg.kimg, device=cfg.device).validate()
+    return cfg, stored.data, stored.command
+
+
+def _frozen_classifier(out: Path, classifier_path, resume: bool, device: torch.device):
+    """The classifier to explain (the run's own copy when resuming), frozen with BatchNorm folded."""
     own_clf = out / "classifier.pt"
     if classifier_path is None or resume:
         classifier_path = own_clf if own_clf.is_file() else classifier_path
     if classifier_path is None:
         raise StylexError("--classifier is required (a classifier.pt from `stylex train-classifier`)")
-    classifier = fold_batchnorm(freeze(load_classifier(classifier_path, device=device)))  # frozen: fold BN
-    class_names = list(classifier.class_names)
-    cfg = cfg.with_classes(int(classifier.num_classes))
-    data = dataclasses.replace(data, resolution=cfg.network.resolution)
-    dataset = open_dataset(data, progress=progress and info.is_main)
-    images_u8 = dataset.uint8_images()  # [N, H, W, 3] uint8, memory-mapped
+    return fold_batchnorm(freeze(load_classifier(classifier_path, device=device))), classifier_path
 
-    if info.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        if Path(classifier_path).resolve() != own_clf.resolve():
-            shutil.copyfile(classifier_path, own_clf)
-        # on resume this records the (possibly extended) length, and the first layout becomes the second
-        write_run_config(out, RunConfig(cfg, data, tuple(class_names),
-                                        read_run_config(out).command if resume else command))
 
-    # --- networks and optimisers
-    G, E, D = build_networks(cfg.network)
-    G, E, D = G.to(device), E.to(device), D.to(device)
-    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
-    betas = (cfg.beta1, cfg.beta2)
-    opt_G = make_adam(G.parameters(), cfg.lr_g, betas, cfg.pl_interval if cfg.losses.pl_weight > 0 else 0)
-    opt_E = make_adam(E.parameters(), cfg.lr_e, betas, 0)
-    opt_D = make_adam(D.parameters(), cfg.lr_d, betas, cfg.r1_interval if cfg.losses.r1_gamma > 0 else 0)
+def _prepare_run_dir(out: Path, classifier_path, config: RunConfig) -> None:
+    """Create the run directory with its copy of the classifier and its ``config.json``.
 
-    lpips = _load_lpips(cfg, device)
-    augment, ada = _augmentation(cfg, len(dataset), device, say=print if info.is_main and progress else None)
-    run_G, run_E, run_D = (torch.compile(m) if cfg.compile else m for m in (G, E, D))
-    run_G.mapping, run_G.condition = G.mapping, G.condition  # compiled wrapper forwards only `forward`
-    loss = StylexLoss(run_G, run_E, run_D, classifier, cfg.losses, lpips if cfg.losses.rec_lpips > 0 else None,
+    On resume this records the (possibly extended) length, and a first-layout config.json becomes
+    the current layout.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    own_clf = out / "classifier.pt"
+    if Path(classifier_path).resolve() != own_clf.resolve():
+        shutil.copyfile(classifier_path, own_clf)
+    write_run_config(out, config)
+
+
+@dataclass
+class Networks:
+    """The trained networks and their optimisers."""
+
+    G: torch.nn.Module
+    G_ema: torch.nn.Module
+    E: torch.nn.Module
+    D: torch.nn.Module
+    opt_G: torch.optim.Optimizer
+    opt_E: torch.optim.Optimizer
+    opt_D: torch.optim.Optimizer
+
+    @classmethod
+    def build(cls, cfg: TrainConfig, device: torch.device) -> "Networks":
+        """Freshly initialised G, E, D (and G_ema = G) with their Adam optimisers."""
+        G, E, D = (m.to(device) for m in build_networks(cfg.network))
+        G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+        betas = (cfg.beta1, cfg.beta2)
+        return cls(G, G_ema, E, D,
+                   make_adam(G.parameters(), cfg.lr_g, betas, cfg.pl_interval if cfg.losses.pl_weight > 0 else 0),
+                   make_adam(E.parameters(), cfg.lr_e, betas, 0),
+                   make_adam(D.parameters(), cfg.lr_d, betas, cfg.r1_interval if cfg.losses.r1_gamma > 0 else 0))
+
+    def modules(self) -> dict[str, Any]:
+        """Everything with a state dict, by checkpoint key."""
+        return {k: getattr(self, k) for k in ("G", "G_ema", "E", "D", "opt_G", "opt_E", "opt_D")}
+
+
+@dataclass
+class StepContext:
+    """What one optimiser step needs besides the batch."""
+
+    cfg: TrainConfig
+    nets: Networks
+    loss: StylexLoss
+    autocast: Any                   # context manager (bf16 autocast or none)
+    info: distributed.DistInfo
+    batch_gpu: int                  # images per forward pass
+
+
+def _stylex_loss(cfg: TrainConfig, nets: Networks, classifier, lpips, augment) -> StylexLoss:
+    """The loss phases over the (optionally compiled) networks, with LPIPS when its weight is positive and
+    the augmentation of what D sees."""
+    G_fwd, E_fwd, D_fwd = (torch.compile(m) if cfg.compile else m for m in (nets.G, nets.E, nets.D))
+    G_fwd.mapping, G_fwd.condition = nets.G.mapping, nets.G.condition  # compiled wrapper forwards only `forward`
+    return StylexLoss(G_fwd, E_fwd, D_fwd, classifier, cfg.losses, lpips if cfg.losses.rec_lpips > 0 else None,
                       cfg.network.z_dim, augment=augment)
-    probe = _fidelity_probe(cfg, data, lpips, device) if info.is_main else None
-
-    stream = BatchStream(len(dataset), cfg.batch_size, cfg.seed, info.rank, info.world_size)
-    counters = Counters()
-    if resume:
-        ck = safe_load(ckpt_path, map_location=device)
-        for module, key in ((G, "G"), (G_ema, "G_ema"), (E, "E"), (D, "D")):
-            module.load_state_dict(ck[key])
-        for opt, key in ((opt_G, "opt_G"), (opt_E, "opt_E"), (opt_D, "opt_D")):
-            opt.load_state_dict(ck[key])
-        counters = Counters(**ck["counters"])
-        stream.load_state_dict(ck["stream"])
-        loss.pl_mean = ck["pl_mean"].to(device)
-        if augment is not None and "augment" in ck:  # runs from before augmentation start at p = 0
-            augment.p.copy_(ck["augment"]["p"])
-            if ada is not None:
-                ada.load_state_dict(ck["augment"]["ada"])
-        set_rng_state(ck["rng"][min(info.rank, len(ck["rng"]) - 1)] if isinstance(ck["rng"], list) else ck["rng"])
-    else:
-        for m in (G, E, D):
-            distributed.broadcast_module(m, info)
-        G_ema.load_state_dict(G.state_dict())
-
-    batch_gpu = cfg.batch_gpu or cfg.batch_size // info.world_size
-    if cfg.batch_size % info.world_size or (cfg.batch_size // info.world_size) % batch_gpu:
-        raise StylexError(f"--batch {cfg.batch_size} must be divisible by the number of processes "
-                          f"({info.world_size}) times --batch-gpu ({batch_gpu})")
-    autocast = autocast_for(device, precision_dtype(cfg.precision, device), on_cpu=True)
-    total_nimg = int(round(cfg.kimg * 1000))
-    tick_nimg = max(1, int(round(cfg.tick_kimg * 1000)))
-
-    # Fixed images and latents for sample grids (the same in every tick and after resume).
-    sample_gen = torch.Generator().manual_seed(cfg.seed + 12345)
-    sample_idx = torch.randperm(len(dataset), generator=sample_gen)[:cfg.num_samples].sort().values.numpy()
-    sample_z = torch.randn([cfg.num_samples, cfg.network.z_dim], generator=sample_gen)
-
-    def checkpoint() -> None:
-        states = [rng_state()]
-        if info.world_size > 1:
-            gathered: list[Any] = [None] * info.world_size
-            torch.distributed.all_gather_object(gathered, (states[0], _weights_checksum(G, E, D)))
-            states = [g[0] for g in gathered]
-            sums = [g[1] for g in gathered]
-            if any(s != sums[0] for s in sums):  # gradient averaging failed: the processes drifted apart
-                raise StylexError(f"processes hold different weights (checksums {sums}); this is a bug, please report it")
-        if info.is_main:
-            atomic_save({
-                "format": "stylex-run-checkpoint-v1",
-                "G": G.state_dict(), "G_ema": G_ema.state_dict(), "E": E.state_dict(), "D": D.state_dict(),
-                "opt_G": opt_G.state_dict(), "opt_E": opt_E.state_dict(), "opt_D": opt_D.state_dict(),
-                "counters": dataclasses.asdict(counters), "stream": stream.state_dict(),
-                "pl_mean": loss.pl_mean.detach().cpu(), "rng": states,
-                **({"augment": {"p": augment.p.detach().cpu(), "ada": ada.state_dict() if ada else {}}}
-                   if augment is not None else {}),
-                "config": json.dumps(cfg.to_json_dict()),
-            }, ckpt_path)
-        distributed.barrier(info)
-
-    tb = _tensorboard(out) if info.is_main else None
-    bar = tqdm(total=total_nimg, initial=counters.cur_nimg, unit="img", desc="stylex train",
-               disable=not (progress and info.is_main), dynamic_ncols=True)
-    tick_start_nimg, tick_start_time = counters.cur_nimg, time.time()
-    sums: dict[str, float] = {}
-    counts: dict[str, int] = {}
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    last: dict[str, Any] = {}
-    restore_sigterm = _sigterm_as_interrupt()
-    try:
-        while counters.cur_nimg < total_nimg:
-            idx = stream.next()
-            real_all = images_to_tensor(images_u8[np.sort(idx)][np.argsort(np.argsort(idx))], device)
-            warmup = counters.cur_nimg < cfg.warmup_kimg * 1000
-            loss.adv_scale = 0.0 if warmup else 1.0
-            terms = _train_step(cfg, counters.step, real_all, batch_gpu, loss, G, E, D, opt_G, opt_E, opt_D,
-                                autocast, info, warmup=warmup)
-            if ada is not None and terms is not None and "D_real_sign" in terms:
-                ada.step(distributed.mean_over_processes(terms["D_real_sign"], info), cfg.batch_size)
-            if terms is None:
-                counters.nonfinite_streak += 1
-                counters.nonfinite_total += 1
-                warnings.warn(f"non-finite loss or gradient at kimg {counters.cur_nimg / 1000:.3f}: step skipped "
-                              f"({counters.nonfinite_streak} in a row)")
-                if counters.nonfinite_streak >= cfg.max_nonfinite:
-                    raise StylexError(
-                        f"{counters.nonfinite_streak} non-finite steps in a row: training diverged. The last good "
-                        f"checkpoint is {ckpt_path}; lower the learning rates or raise --r1-gamma, then --resume.")
-            else:
-                counters.nonfinite_streak = 0
-                for k, v in terms.items():
-                    sums[k] = sums.get(k, 0.0) + float(v)
-                    counts[k] = counts.get(k, 0) + 1
-            counters.cur_nimg += cfg.batch_size
-            counters.step += 1
-            if terms is not None:  # EMA (half-life in images, with ramp-up); skipped steps leave it alone
-                ema_nimg = cfg.ema_kimg * 1000
-                if cfg.ema_rampup > 0:
-                    ema_nimg = min(ema_nimg, counters.cur_nimg * cfg.ema_rampup)
-                update_ema(G_ema, G, 0.5 ** (cfg.batch_size / max(ema_nimg, 1e-8)))
-            bar.update(cfg.batch_size)
-
-            done = counters.cur_nimg >= total_nimg
-            if counters.cur_nimg - tick_start_nimg >= tick_nimg or done:
-                counters.tick += 1
-                elapsed = time.time() - tick_start_time
-                nimg = counters.cur_nimg - tick_start_nimg
-                last = {"tick": counters.tick, "kimg": counters.cur_nimg / 1000, "step": counters.step,
-                        "img_per_s": nimg / max(elapsed, 1e-9), "sec_per_kimg": elapsed / max(nimg, 1) * 1000,
-                        "peak_mem_gb": peak_memory_gb(device), "nonfinite_total": counters.nonfinite_total}
-                last.update({k: sums[k] / counts[k] for k in sorted(sums)})
-                if augment is not None:
-                    last["augment_p"] = float(augment.p)
-                    if ada is not None and math.isfinite(ada.last_rt):
-                        last["ada_rt"] = ada.last_rt
-                sums, counts = {}, {}
-                if info.is_main:
-                    sample_tick = counters.tick % cfg.sample_ticks == 0 or done
-                    if sample_tick and probe is not None:
-                        last.update(probe(G_ema, E, classifier))
-                    _log_tick(out, last, tb, bar)
-                    if sample_tick:
-                        _save_samples(out, counters.cur_nimg, images_u8[sample_idx], sample_z, G_ema, E,
-                                      classifier, class_names, device)
-                # no checkpoint while steps are failing: the last good one stays on disk
-                snapshot = counters.tick % cfg.snapshot_ticks == 0 or done
-                if snapshot and counters.nonfinite_streak == 0:
-                    checkpoint()
-                if max_minutes is not None and not done and distributed.any_process(
-                        time.time() - t_call >= max_minutes * 60, info, device):
-                    if not snapshot and counters.nonfinite_streak == 0:
-                        checkpoint()
-                    last["stopped_early"] = True
-                    if info.is_main:
-                        bar.close()
-                        print(f"time budget of {max_minutes:g} min reached at kimg {counters.cur_nimg / 1000:.3f}: "
-                              f"checkpoint written to {ckpt_path}; continue with `stylex train --out {out} --resume`",
-                              file=sys.stderr)
-                    break
-                tick_start_nimg, tick_start_time = counters.cur_nimg, time.time()
-                if device.type == "cuda":
-                    torch.cuda.reset_peak_memory_stats(device)
-    except KeyboardInterrupt:
-        bar.close()
-        if counters.nonfinite_streak == 0:
-            if info.is_main:
-                print(f"interrupted at kimg {counters.cur_nimg / 1000:.3f}: writing {ckpt_path}", file=sys.stderr)
-            checkpoint()
-        raise
-    finally:
-        restore_sigterm()
-        bar.close()
-        if tb is not None:
-            tb.close()
-    return last
-
-
-def _sigterm_as_interrupt():
-    """Treat SIGTERM (``kill``, job schedulers) like Ctrl-C: checkpoint, then stop. Returns the undo.
-
-    Only possible in the main thread; elsewhere nothing changes.
-    """
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    return lambda: signal.signal(signal.SIGTERM, previous)
-
-
-def _train_step(cfg: TrainConfig, step: int, real_all: torch.Tensor, batch_gpu: int, loss: StylexLoss,
-                G, E, D, opt_G, opt_E, opt_D, autocast, info, warmup: bool = False) -> dict[str, torch.Tensor] | None:
-    """One optimiser step of every phase. Returns the logged terms, or None if it was skipped.
-
-    ``warmup``: the encoder warm-up, an encoder-path step without the adversarial term (``loss.adv_scale``
-    is 0), with neither path-length regularisation nor a discriminator update.
-    """
-    terms: dict[str, torch.Tensor] = {}
-    chunks = real_all.split(batch_gpu)
-    accum = len(chunks)
-    mapping_step = (not warmup and cfg.paths == "alternate"
-                    and step % cfg.mapping_every == cfg.mapping_every - 1)
-    finite = True
-
-    def add(new: dict[str, torch.Tensor]) -> None:
-        for k, v in new.items():
-            terms[k] = terms.get(k, 0) + v.detach().float() / accum
-
-    # ---- G main (encoder path or mapping path)
-    probs_all = [loss.class_probs(x) for x in chunks]
-    fakes = []
-    G.requires_grad_(True); E.requires_grad_(not mapping_step); D.requires_grad_(False)
-    opt_G.zero_grad(set_to_none=True); opt_E.zero_grad(set_to_none=True)
-    for real, probs in zip(chunks, probs_all):
-        with autocast:
-            res = loss.generator_mapping_path(probs) if mapping_step else loss.generator_encoder_path(real, probs)
-        (res.loss / accum).backward()
-        add(res.terms)
-        if res.agreement is not None:
-            add({"class_agreement": res.agreement.mean()})
-        fakes.append((res.fake.detach(), res.fake_probs))
-    finite &= distributed.average_gradients(list(G.parameters()), info)
-    if not mapping_step:
-        finite &= distributed.average_gradients(list(E.parameters()), info)
-    finite &= all(bool(torch.isfinite(v)) for v in terms.values())
-    if not finite:
-        return _skip(opt_G, opt_E, opt_D)
-    opt_G.step()
-    if not mapping_step:
-        opt_E.step()
-    E.requires_grad_(False)
-    if warmup:
-        G.requires_grad_(False)
-        terms["warmup"] = torch.ones([])
-        return terms
-
-    # ---- G reg: lazy path length
-    if cfg.pl_interval and cfg.losses.pl_weight > 0 and step % cfg.pl_interval == 0:
-        opt_G.zero_grad(set_to_none=True)
-        for probs in probs_all:
-            n = max(1, probs.shape[0] // cfg.pl_batch_shrink)
-            res = loss.generator_path_length(probs[:n], cfg.pl_interval, cfg.pl_decay)
-            (res.loss / accum).backward()
-            add(res.terms)
-        if not distributed.average_gradients(list(G.parameters()), info):
-            return _skip(opt_G, opt_E, opt_D)
-        opt_G.step()
-    G.requires_grad_(False)
-
-    # ---- D main + lazy R1
-    D.requires_grad_(True)
-    opt_D.zero_grad(set_to_none=True)
-    for real, probs, (fake, fake_probs) in zip(chunks, probs_all, fakes):
-        with autocast:
-            res = loss.discriminator_main(real, probs, fake, fake_probs)
-        (res.loss / accum).backward()
-        add(res.terms)
-    if cfg.r1_interval and cfg.losses.r1_gamma > 0 and step % cfg.r1_interval == 0:
-        for real, probs in zip(chunks, probs_all):
-            res = loss.discriminator_r1(real, probs, cfg.r1_interval)
-            (res.loss / accum).backward()
-            add(res.terms)
-    if not distributed.average_gradients(list(D.parameters()), info):
-        return _skip(opt_G, opt_E, opt_D)
-    opt_D.step()
-    D.requires_grad_(False)
-    if mapping_step:
-        terms["mapping_path"] = torch.ones([])
-    return terms
 
 
 def _load_lpips(cfg: TrainConfig, device: torch.device):
-    """LPIPS for the reconstruction term and the fidelity probe; None when neither needs it or no weights exist."""
+    """LPIPS for the reconstruction term and the fidelity rows; None when neither needs it or no weights exist."""
     from ..models.lpips import LPIPS, lpips_available  # deferred: only runs that use LPIPS need the weights
 
     if cfg.losses.rec_lpips > 0:
         return LPIPS(net=cfg.lpips_net, weights=cfg.lpips_weights).to(device)
-    if cfg.fidelity_images and lpips_available("alex", cfg.lpips_weights if cfg.lpips_net == "alex" else None):
-        return LPIPS(net="alex", weights=cfg.lpips_weights if cfg.lpips_net == "alex" else None).to(device)
+    explicit = cfg.lpips_weights if cfg.lpips_net == "alex" else None
+    if cfg.fidelity_images and lpips_available("alex", explicit):
+        return LPIPS(net="alex", weights=explicit).to(device)
     return None
 
 
@@ -494,6 +300,345 @@ def _fidelity_probe(cfg: TrainConfig, data: DataSpec, lpips, device: torch.devic
         return None
     idx = np.sort(np.random.default_rng(cfg.seed + 777).permutation(len(val))[:cfg.fidelity_images])
     return FidelityProbe(images_to_tensor(val.uint8_images()[idx], device), lpips)
+
+
+class TrainingSession:
+    """One call of :func:`train`: the state the steps, ticks and checkpoints share."""
+
+    def __init__(self, ctx: StepContext, out: Path, device: torch.device, classifier, dataset):
+        cfg, info = ctx.cfg, ctx.info
+        self.ctx, self.cfg, self.info, self.nets = ctx, cfg, info, ctx.nets
+        self.out, self.ckpt_path, self.device = out, out / CHECKPOINT_NAME, device
+        self.classifier, self.class_names = classifier, list(classifier.class_names)
+        self.images_u8 = dataset.uint8_images()  # [N, H, W, 3] uint8, memory-mapped
+        self.stream = BatchStream(len(dataset), cfg.batch_size, cfg.seed, info.rank, info.world_size)
+        self.counters = Counters()
+        self.total_nimg = int(round(cfg.kimg * 1000))
+        self.tick_nimg = max(1, int(round(cfg.tick_kimg * 1000)))
+        # Fixed images and latents for sample grids (the same in every tick and after resume).
+        sample_gen = torch.Generator().manual_seed(cfg.seed + 12345)
+        self.sample_idx = torch.randperm(len(dataset), generator=sample_gen)[:cfg.num_samples].sort().values.numpy()
+        self.sample_z = torch.randn([cfg.num_samples, cfg.network.z_dim], generator=sample_gen)
+        self.sums: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+        self.augment: AugmentPipe | None = None      # what D sees (ADA), set by start()
+        self.ada: AdaptiveStrength | None = None
+        self.probe: FidelityProbe | None = None      # held-out fidelity rows (main process)
+
+    @classmethod
+    def start(cls, cfg: TrainConfig, info, device: torch.device, out: Path, classifier, dataset,
+              data: DataSpec, show: bool = False):
+        """Build the networks, optimisers and loss (in the order that fixes the initial weights)."""
+        nets = Networks.build(cfg, device)
+        lpips = _load_lpips(cfg, device)
+        augment, ada = _augmentation(cfg, len(dataset), device, say=print if show else None)
+        loss = _stylex_loss(cfg, nets, classifier, lpips, augment)
+        batch_gpu = cfg.batch_gpu or cfg.batch_size // info.world_size
+        session = cls(StepContext(cfg, nets, loss, None, info, batch_gpu), out, device, classifier, dataset)
+        session.augment, session.ada = augment, ada
+        session.probe = _fidelity_probe(cfg, data, lpips, device) if info.is_main else None
+        return session
+
+    def restore(self, ck: dict[str, Any]) -> None:
+        """Continue from a checkpoint: weights, optimisers, counters, data position, RNG states."""
+        for key, module in self.nets.modules().items():
+            module.load_state_dict(ck[key])
+        self.counters = Counters(**ck["counters"])
+        self.stream.load_state_dict(ck["stream"])
+        self.ctx.loss.pl_mean = ck["pl_mean"].to(self.device)
+        if self.augment is not None and "augment" in ck:  # runs from before augmentation start at p = 0
+            self.augment.p.copy_(ck["augment"]["p"])
+            if self.ada is not None:
+                self.ada.load_state_dict(ck["augment"]["ada"])
+        rng = ck["rng"]
+        set_rng_state(rng[min(self.info.rank, len(rng) - 1)] if isinstance(rng, list) else rng)
+
+    def broadcast(self) -> None:
+        """A new run: every process starts from rank 0's weights; G_ema = G."""
+        for m in (self.nets.G, self.nets.E, self.nets.D):
+            distributed.broadcast_module(m, self.info)
+        self.nets.G_ema.load_state_dict(self.nets.G.state_dict())
+
+    def checkpoint(self) -> None:
+        """Write ``checkpoint.pt`` atomically (main process), after checking the processes agree."""
+        nets, info = self.nets, self.info
+        states = [rng_state()]
+        if info.world_size > 1:
+            gathered: list[Any] = [None] * info.world_size
+            torch.distributed.all_gather_object(gathered, (states[0], _weights_checksum(nets.G, nets.E, nets.D)))
+            states = [g[0] for g in gathered]
+            sums = [g[1] for g in gathered]
+            if any(s != sums[0] for s in sums):  # gradient averaging failed: the processes drifted apart
+                raise StylexError(f"processes hold different weights (checksums {sums}); this is a bug, please report it")
+        if info.is_main:
+            atomic_save({
+                "format": "stylex-run-checkpoint-v1",
+                **{key: module.state_dict() for key, module in nets.modules().items()},
+                "counters": dataclasses.asdict(self.counters), "stream": self.stream.state_dict(),
+                "pl_mean": self.ctx.loss.pl_mean.detach().cpu(), "rng": states,
+                **({"augment": {"p": self.augment.p.detach().cpu(), "ada": self.ada.state_dict() if self.ada else {}}}
+                   if self.augment is not None else {}),
+                "config": json.dumps(self.cfg.to_json_dict()),
+            }, self.ckpt_path)
+        distributed.barrier(info)
+
+    def loop(self, show: bool, max_minutes: float | None, t_call: float) -> dict[str, Any]:
+        """Step until the run's length (or the time budget); returns the last tick's statistics."""
+        cfg, info, device = self.cfg, self.info, self.device
+        if cfg.batch_size % info.world_size or (cfg.batch_size // info.world_size) % self.ctx.batch_gpu:
+            raise StylexError(f"--batch {cfg.batch_size} must be divisible by the number of processes "
+                              f"({info.world_size}) times --batch-gpu ({self.ctx.batch_gpu})")
+        self.ctx.autocast = autocast_for(device, precision_dtype(cfg.precision, device), on_cpu=True)
+        tb = _tensorboard(self.out) if info.is_main else None
+        bar = tqdm(total=self.total_nimg, initial=self.counters.cur_nimg, unit="img", desc="stylex train",
+                   disable=not show, dynamic_ncols=True)
+        self.tick_start = (self.counters.cur_nimg, time.time())
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        last: dict[str, Any] = {}
+        restore_sigterm = _sigterm_as_interrupt()
+        try:
+            while self.counters.cur_nimg < self.total_nimg:
+                self.step()
+                bar.update(cfg.batch_size)
+                done = self.counters.cur_nimg >= self.total_nimg
+                if self.counters.cur_nimg - self.tick_start[0] >= self.tick_nimg or done:
+                    last = self.end_tick(done, tb, bar)
+                    if not done and self.out_of_time(max_minutes, t_call, last, bar):
+                        break
+                    self.tick_start = (self.counters.cur_nimg, time.time())
+                    if device.type == "cuda":
+                        torch.cuda.reset_peak_memory_stats(device)
+        except KeyboardInterrupt:
+            bar.close()
+            if self.counters.nonfinite_streak == 0:
+                if info.is_main:
+                    print(f"interrupted at kimg {self.counters.cur_nimg / 1000:.3f}: writing {self.ckpt_path}",
+                          file=sys.stderr)
+                self.checkpoint()
+            raise
+        finally:
+            restore_sigterm()
+            bar.close()
+            if tb is not None:
+                tb.close()
+        return last
+
+    def step(self) -> None:
+        """One optimiser step on the next batch, the EMA update and the counters."""
+        cfg, counters = self.cfg, self.counters
+        idx = self.stream.next()
+        real_all = images_to_tensor(self.images_u8[np.sort(idx)][np.argsort(np.argsort(idx))], self.device)
+        warmup = counters.cur_nimg < cfg.warmup_kimg * 1000
+        self.ctx.loss.adv_scale = 0.0 if warmup else 1.0
+        terms = _train_step(self.ctx, counters.step, real_all, warmup=warmup)
+        if self.ada is not None and terms is not None and "D_real_sign" in terms:
+            self.ada.step(distributed.mean_over_processes(terms["D_real_sign"], self.info), cfg.batch_size)
+        if terms is None:
+            counters.nonfinite_streak += 1
+            counters.nonfinite_total += 1
+            warnings.warn(f"non-finite loss or gradient at kimg {counters.cur_nimg / 1000:.3f}: step skipped "
+                          f"({counters.nonfinite_streak} in a row)")
+            if counters.nonfinite_streak >= cfg.max_nonfinite:
+                raise StylexError(
+                    f"{counters.nonfinite_streak} non-finite steps in a row: training diverged. The last good "
+                    f"checkpoint is {self.ckpt_path}; lower the learning rates or raise --r1-gamma, then --resume.")
+        else:
+            counters.nonfinite_streak = 0
+            for k, v in terms.items():
+                self.sums[k] = self.sums.get(k, 0.0) + float(v)
+                self.counts[k] = self.counts.get(k, 0) + 1
+        counters.cur_nimg += cfg.batch_size
+        counters.step += 1
+        if terms is not None:  # EMA (half-life in images, with ramp-up); skipped steps leave it alone
+            ema_nimg = cfg.ema_kimg * 1000
+            if cfg.ema_rampup > 0:
+                ema_nimg = min(ema_nimg, counters.cur_nimg * cfg.ema_rampup)
+            update_ema(self.nets.G_ema, self.nets.G, 0.5 ** (cfg.batch_size / max(ema_nimg, 1e-8)))
+
+    def end_tick(self, done: bool, tb, bar) -> dict[str, Any]:
+        """Log the tick's statistics, draw samples and checkpoint on schedule; returns the statistics."""
+        cfg, counters = self.cfg, self.counters
+        counters.tick += 1
+        elapsed = time.time() - self.tick_start[1]
+        nimg = counters.cur_nimg - self.tick_start[0]
+        last = {"tick": counters.tick, "kimg": counters.cur_nimg / 1000, "step": counters.step,
+                "img_per_s": nimg / max(elapsed, 1e-9), "sec_per_kimg": elapsed / max(nimg, 1) * 1000,
+                "peak_mem_gb": peak_memory_gb(self.device), "nonfinite_total": counters.nonfinite_total}
+        last.update({k: self.sums[k] / self.counts[k] for k in sorted(self.sums)})
+        self.sums, self.counts = {}, {}
+        if self.augment is not None:
+            last["augment_p"] = float(self.augment.p)
+            if self.ada is not None and math.isfinite(self.ada.last_rt):
+                last["ada_rt"] = self.ada.last_rt
+        if self.info.is_main:
+            sample_tick = counters.tick % cfg.sample_ticks == 0 or done
+            if sample_tick and self.probe is not None:
+                last.update(self.probe(self.nets.G_ema, self.nets.E, self.classifier))
+            _log_tick(self.out, last, tb, bar)
+            if sample_tick:
+                _save_samples(self.out, counters.cur_nimg, self.images_u8[self.sample_idx], self.sample_z,
+                              self.nets.G_ema, self.nets.E, self.classifier, self.class_names, self.device)
+        # no checkpoint while steps are failing: the last good one stays on disk
+        self.snapshot = counters.tick % cfg.snapshot_ticks == 0 or done
+        if self.snapshot and counters.nonfinite_streak == 0:
+            self.checkpoint()
+        return last
+
+    def out_of_time(self, max_minutes: float | None, t_call: float, last: dict[str, Any], bar) -> bool:
+        """At a tick past the time budget: checkpoint (if not just done), mark ``last``, say how to go on."""
+        if max_minutes is None or not distributed.any_process(time.time() - t_call >= max_minutes * 60,
+                                                               self.info, self.device):
+            return False
+        if not self.snapshot and self.counters.nonfinite_streak == 0:
+            self.checkpoint()
+        last["stopped_early"] = True
+        if self.info.is_main:
+            bar.close()
+            print(f"time budget of {max_minutes:g} min reached at kimg {self.counters.cur_nimg / 1000:.3f}: "
+                  f"checkpoint written to {self.ckpt_path}; continue with `stylex train --out {self.out} --resume`",
+                  file=sys.stderr)
+        return True
+
+
+def _warn_ignored_on_resume(given: TrainConfig, stored: TrainConfig) -> None:
+    """Name the settings of ``given`` that resuming ignores (all but kimg and device; the class count
+    comes from the classifier)."""
+    def flat(cfg: TrainConfig) -> dict[str, Any]:
+        d = cfg.to_json_dict()
+        net, losses = d.pop("network"), d.pop("losses")
+        net.pop("num_classes")
+        return {**d, **net, **{f"{k}_weight": v for k, v in losses.items()}}
+
+    old, new = flat(stored), flat(given)
+    ignored = [f"{k} ({new[k]!r}; the run has {old[k]!r})" for k in old
+               if k not in ("kimg", "device") and new[k] != old[k]]
+    if ignored:
+        warnings.warn("resuming keeps the run's stored configuration; ignored: " + ", ".join(ignored))
+
+
+def _sigterm_as_interrupt():
+    """Treat SIGTERM (``kill``, job schedulers) like Ctrl-C: checkpoint, then stop. Returns the undo.
+
+    Only possible in the main thread; elsewhere nothing changes.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, previous)
+
+
+def _train_step(ctx: StepContext, step: int, real_all: torch.Tensor,
+                warmup: bool = False) -> dict[str, torch.Tensor] | None:
+    """One optimiser step of every phase. Returns the logged terms, or None if it was skipped.
+
+    ``warmup``: the encoder warm-up, an encoder-path step without the adversarial term (``loss.adv_scale``
+    is 0), with neither path-length regularisation nor a discriminator update.
+    """
+    cfg, nets = ctx.cfg, ctx.nets
+    chunks = real_all.split(ctx.batch_gpu)
+    terms = _Terms(len(chunks))
+    mapping_step = (not warmup and cfg.paths == "alternate"
+                    and step % cfg.mapping_every == cfg.mapping_every - 1)
+    probs_all = [ctx.loss.class_probs(x) for x in chunks]
+    fakes = _generator_phase(ctx, chunks, probs_all, mapping_step, terms)
+    if fakes is None:
+        return _skip(nets.opt_G, nets.opt_E, nets.opt_D)
+    if warmup:
+        nets.G.requires_grad_(False)
+        terms.values["warmup"] = torch.ones([])
+        return terms.values
+    if cfg.pl_interval and cfg.losses.pl_weight > 0 and step % cfg.pl_interval == 0:
+        if not _path_length_phase(ctx, probs_all, terms):
+            return _skip(nets.opt_G, nets.opt_E, nets.opt_D)
+    nets.G.requires_grad_(False)
+    if not _discriminator_phase(ctx, step, chunks, probs_all, fakes, terms):
+        return _skip(nets.opt_G, nets.opt_E, nets.opt_D)
+    if mapping_step:
+        terms.values["mapping_path"] = torch.ones([])
+    return terms.values
+
+
+class _Terms:
+    """The logged loss terms of one step, averaged over its micro-batches."""
+
+    def __init__(self, accum: int):
+        self.accum = accum
+        self.values: dict[str, torch.Tensor] = {}
+
+    def add(self, new: dict[str, torch.Tensor]) -> None:
+        for k, v in new.items():
+            self.values[k] = self.values.get(k, 0) + v.detach().float() / self.accum
+
+    def backward(self, res) -> None:
+        """Back-propagate a phase result (scaled for accumulation) and log its terms."""
+        (res.loss / self.accum).backward()
+        self.add(res.terms)
+
+
+def _generator_phase(ctx: StepContext, chunks, probs_all, mapping_step: bool, terms: _Terms):
+    """G main (encoder path or mapping path) and its optimiser steps; the detached fakes, or None if skipped."""
+    nets, loss, info = ctx.nets, ctx.loss, ctx.info
+    fakes = []
+    nets.G.requires_grad_(True); nets.E.requires_grad_(not mapping_step); nets.D.requires_grad_(False)
+    nets.opt_G.zero_grad(set_to_none=True); nets.opt_E.zero_grad(set_to_none=True)
+    for real, probs in zip(chunks, probs_all):
+        with ctx.autocast:
+            res = loss.generator_mapping_path(probs) if mapping_step else loss.generator_encoder_path(real, probs)
+        terms.backward(res)
+        if res.agreement is not None:
+            terms.add({"class_agreement": res.agreement.mean()})
+        fakes.append((res.fake.detach(), res.fake_probs))
+    finite = distributed.average_gradients(list(nets.G.parameters()), info)
+    if not mapping_step:
+        finite &= distributed.average_gradients(list(nets.E.parameters()), info)
+    finite &= all(bool(torch.isfinite(v)) for v in terms.values.values())
+    if not finite:
+        return None
+    nets.opt_G.step()
+    if not mapping_step:
+        nets.opt_E.step()
+    nets.E.requires_grad_(False)
+    return fakes
+
+
+def _path_length_phase(ctx: StepContext, probs_all, terms: _Terms) -> bool:
+    """G reg: lazy path length. False if the step must be skipped."""
+    cfg, nets = ctx.cfg, ctx.nets
+    nets.opt_G.zero_grad(set_to_none=True)
+    for probs in probs_all:
+        n = max(1, probs.shape[0] // cfg.pl_batch_shrink)
+        terms.backward(ctx.loss.generator_path_length(probs[:n], cfg.pl_interval, cfg.pl_decay))
+    if not distributed.average_gradients(list(nets.G.parameters()), ctx.info):
+        return False
+    nets.opt_G.step()
+    return True
+
+
+def _discriminator_phase(ctx: StepContext, step: int, chunks, probs_all, fakes, terms: _Terms) -> bool:
+    """D main + lazy R1. False if the step must be skipped."""
+    cfg, nets, loss = ctx.cfg, ctx.nets, ctx.loss
+    nets.D.requires_grad_(True)
+    nets.opt_D.zero_grad(set_to_none=True)
+    for real, probs, (fake, fake_probs) in zip(chunks, probs_all, fakes):
+        with ctx.autocast:
+            res = loss.discriminator_main(real, probs, fake, fake_probs)
+        terms.backward(res)
+    if cfg.r1_interval and cfg.losses.r1_gamma > 0 and step % cfg.r1_interval == 0:
+        for real, probs in zip(chunks, probs_all):
+            terms.backward(loss.discriminator_r1(real, probs, cfg.r1_interval))
+    if not distributed.average_gradients(list(nets.D.parameters()), ctx.info):
+        return False
+    nets.opt_D.step()
+    nets.D.requires_grad_(False)
+    return True
 
 
 def _weights_checksum(*modules: torch.nn.Module) -> float:

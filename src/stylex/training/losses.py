@@ -88,7 +88,7 @@ class StylexLoss:
 
     # ------------------------------------------------------------------ G phases
     def generator_encoder_path(self, real: torch.Tensor, probs: torch.Tensor) -> PhaseResult:
-        """Reconstruct ``real`` from E(x) ++ C(x) and score it (REFERENCE section 3)."""
+        """Reconstruct ``real`` from E(x) ++ C(x) and score it (docs/METHOD.md section 3)."""
         w_real = self.E(real)                                   # [N, w_dim]
         latent = self.G.condition(w_real, probs.to(w_real.dtype))  # [N, w_dim + K]
         fake = self.G(latent, noise_mode="random")              # [N, 3, H, W]
