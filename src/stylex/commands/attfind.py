@@ -21,7 +21,7 @@ def register(subparsers) -> None:
     p.add_argument("--num-attributes", type=int, default=10, help="greedy picks per class")
     p.add_argument("--effect-threshold", type=float, help="default 0.2 (two classes) / 0.1 (one-vs-all)")
     p.add_argument("--batch-size", type=int, default=256, help="edits per generator call")
-    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="bf16 autocast on CUDA")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="bf16 autocast (GPU or CPU; default fp32)")
     p.add_argument("--discriminator-filter", action="store_true",
                    help="drop attributes whose factor-2 edit the discriminator finds unrealistic")
     p.add_argument("--seed", type=int, default=0)

@@ -78,10 +78,10 @@ def eval_mode(*modules):
 
 
 def _autocast(device: torch.device, dtype: torch.dtype | None):
-    """bf16/fp16 autocast on CUDA when asked for; float32 (no autocast) otherwise."""
-    if dtype is None or dtype == torch.float32 or device.type != "cuda":
+    """bf16/fp16 autocast on the device (CUDA or CPU) when asked for; float32 (no autocast) otherwise."""
+    if dtype is None or dtype == torch.float32:
         return nullcontext()
-    return torch.autocast("cuda", dtype=dtype)
+    return torch.autocast(device.type, dtype=dtype)
 
 
 def _check_coords(coords, S: int) -> np.ndarray:
@@ -270,7 +270,7 @@ def compute_effects(generator, classifier, latents, *, batch_size: int = 256, co
         batch_size: edits per generator call (bounds memory whatever N and S).
         coords: optional subset of flat coordinates; the others keep effect 0.
         device: where to compute (default: the generator's device).
-        dtype: None/float32, or torch.bfloat16 / torch.float16 for autocast on CUDA.
+        dtype: None/float32, or torch.bfloat16 / torch.float16 for autocast (CUDA or CPU).
         progress: tqdm bar counting edits (edits/s).
         chunk_dir: optional folder; each finished chunk of coordinates is saved there
             (``chunk_XXXXX.npz``, atomic) and loaded instead of recomputed on a restart.

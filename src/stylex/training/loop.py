@@ -231,9 +231,10 @@ def train(cfg: TrainConfig, data: DataSpec, classifier_path: str | Path | None, 
         from ..models.lpips import LPIPS  # deferred: only runs that use the term need the weights
 
         lpips = LPIPS(net=cfg.lpips_net, weights=cfg.lpips_weights).to(device)
-    run_G, run_E, run_D = (torch.compile(m) if cfg.compile else m for m in (G, E, D))
-    run_G.mapping, run_G.condition = G.mapping, G.condition  # compiled wrapper forwards only `forward`
-    loss = StylexLoss(run_G, run_E, run_D, classifier, cfg.losses, lpips, cfg.z_dim)
+    # compiled wrappers forward attribute reads (G.mapping, G.condition) to the module; the lazy
+    # regularisers need double backward, which compiled graphs lack: they run the eager G and D
+    run_G, run_E, run_D = (torch.compile(m, dynamic=False) if cfg.compile else m for m in (G, E, D))
+    loss = StylexLoss(run_G, run_E, run_D, classifier, cfg.losses, lpips, cfg.z_dim, eager=(G, D))
 
     stream = BatchStream(len(dataset), cfg.batch_size, cfg.seed, info.rank, info.world_size)
     counters = Counters()
