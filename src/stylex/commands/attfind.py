@@ -23,7 +23,8 @@ def register(subparsers) -> None:
         "num_attributes"), help="greedy picks per class")
     p.add_argument("--effect-threshold", type=float, help="default 0.2 (two classes) / 0.1 (one-vs-all)")
     p.add_argument("--batch-size", type=int, default=d("batch_size"), help="edits per generator call")
-    p.add_argument("--precision", default=d("precision"), choices=["fp32", "bf16"], help="bf16 autocast on CUDA")
+    p.add_argument("--precision", default=d("precision"), choices=["fp32", "bf16"],
+                   help="bf16 autocast (GPU or CPU)")
     p.add_argument("--discriminator-filter", action="store_true",
                    help="drop attributes whose factor-2 edit the discriminator finds unrealistic")
     p.add_argument("--seed", type=int, default=d("seed"))

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_path
-from ..device import autocast as _autocast  # bf16/fp16 on CUDA when asked for; float32 otherwise
+from ..device import autocast
 from ..errors import StylexError
 
 EFFECTS_KEYS = ("effects", "style_min", "style_max", "styles", "latents", "base_logits", "image_ids")
@@ -76,6 +76,11 @@ def eval_mode(*modules):
         for saved in modes:
             for sub, mode in saved:
                 sub.training = mode
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None):
+    """bf16/fp16 autocast on the device (CUDA or CPU) when asked for; float32 (no autocast) otherwise."""
+    return autocast(device, dtype, on_cpu=True)
 
 
 def _check_coords(coords, S: int) -> np.ndarray:
@@ -244,7 +249,7 @@ def compute_effects(generator, classifier, latents, *, batch_size: int = 256, co
         batch_size: edits per generator call (bounds memory whatever N and S).
         coords: optional subset of flat coordinates; the others keep effect 0.
         device: where to compute (default: the generator's device).
-        dtype: None/float32, or torch.bfloat16 / torch.float16 for autocast on CUDA.
+        dtype: None/float32, or torch.bfloat16 / torch.float16 for autocast (CUDA or CPU).
         progress: tqdm bar counting edits (edits/s).
         chunk_dir: optional folder; each finished chunk of coordinates is saved there
             (``chunk_XXXXX.npz``, atomic) and loaded instead of recomputed on a restart.

@@ -47,7 +47,7 @@ class AttFindConfig:
     num_images: int = 250                 # N latents (the authors used 250 encoded images)
     source: str = "encoded"               # encoded (train-split images through E) | random (mapping path)
     batch_size: int = 256                 # edits per generator call
-    precision: str = "fp32"               # fp32 | bf16 (CUDA autocast)
+    precision: str = "fp32"               # fp32 | bf16 (autocast, CUDA or CPU)
     seed: int = 0                         # which images / latents
     selection: SelectionConfig = field(default_factory=SelectionConfig)
     discriminator_filter: bool = False    # reject attributes whose edit the discriminator finds unrealistic

@@ -198,7 +198,8 @@ def _frozen_classifier(out: Path, classifier_path, resume: bool, device: torch.d
         classifier_path = own_clf if own_clf.is_file() else classifier_path
     if classifier_path is None:
         raise StylexError("--classifier is required (a classifier.pt from `stylex train-classifier`)")
-    return fold_batchnorm(freeze(load_classifier(classifier_path, device=device))), classifier_path
+    classifier = fold_batchnorm(freeze(load_classifier(classifier_path, device=device)))
+    return classifier.to(memory_format=torch.channels_last), classifier_path  # NHWC convs: faster (BENCHMARKS.md)
 
 
 def _prepare_run_dir(out: Path, classifier_path, config: RunConfig) -> None:
@@ -229,7 +230,7 @@ class Networks:
     @classmethod
     def build(cls, cfg: TrainConfig, device: torch.device) -> "Networks":
         """Freshly initialised G, E, D (and G_ema = G) with their Adam optimisers."""
-        G, E, D = (m.to(device) for m in build_networks(cfg.network))
+        G, E, D = (m.to(device, memory_format=torch.channels_last) for m in build_networks(cfg.network))
         G_ema = copy.deepcopy(G).eval().requires_grad_(False)
         betas = (cfg.beta1, cfg.beta2)
         return cls(G, G_ema, E, D,
@@ -257,10 +258,11 @@ class StepContext:
 def _stylex_loss(cfg: TrainConfig, nets: Networks, classifier, lpips, augment) -> StylexLoss:
     """The loss phases over the (optionally compiled) networks, with LPIPS when its weight is positive and
     the augmentation of what D sees."""
-    G_fwd, E_fwd, D_fwd = (torch.compile(m) if cfg.compile else m for m in (nets.G, nets.E, nets.D))
-    G_fwd.mapping, G_fwd.condition = nets.G.mapping, nets.G.condition  # compiled wrapper forwards only `forward`
+    # compiled wrappers forward attribute reads (G.mapping, G.condition) to the module; the lazy
+    # regularisers need double backward, which compiled graphs lack: they run the eager G and D
+    G_fwd, E_fwd, D_fwd = (torch.compile(m, dynamic=False) if cfg.compile else m for m in (nets.G, nets.E, nets.D))
     return StylexLoss(G_fwd, E_fwd, D_fwd, classifier, cfg.losses, lpips if cfg.losses.rec_lpips > 0 else None,
-                      cfg.network.z_dim, augment=augment)
+                      cfg.network.z_dim, augment=augment, eager=(nets.G, nets.D))
 
 
 def _load_lpips(cfg: TrainConfig, device: torch.device):
@@ -268,10 +270,10 @@ def _load_lpips(cfg: TrainConfig, device: torch.device):
     from ..models.lpips import LPIPS, lpips_available  # deferred: only runs that use LPIPS need the weights
 
     if cfg.losses.rec_lpips > 0:
-        return LPIPS(net=cfg.lpips_net, weights=cfg.lpips_weights).to(device)
+        return LPIPS(net=cfg.lpips_net, weights=cfg.lpips_weights).to(device, memory_format=torch.channels_last)
     explicit = cfg.lpips_weights if cfg.lpips_net == "alex" else None
     if cfg.fidelity_images and lpips_available("alex", explicit):
-        return LPIPS(net="alex", weights=explicit).to(device)
+        return LPIPS(net="alex", weights=explicit).to(device, memory_format=torch.channels_last)
     return None
 
 

@@ -58,11 +58,16 @@ class StylexLoss:
         lpips: an LPIPS module (images in [-1, 1] -> ``[N]``), or None when ``weights.rec_lpips == 0``.
         z_dim: width of the mapping network's input.
         augment: optional differentiable augmentation applied to every image D sees.
+        eager: optional uncompiled ``(G, D)`` for the lazy regularisers (path length, R1), which
+            need double backward; ``torch.compile``'d modules cannot differentiate their backward.
+            Default: ``G`` and ``D`` themselves.
     """
 
     def __init__(self, G: nn.Module, E: nn.Module, D: nn.Module, classifier: nn.Module,
-                 weights: LossWeights, lpips: nn.Module | None, z_dim: int, augment: nn.Module | None = None):
+                 weights: LossWeights, lpips: nn.Module | None, z_dim: int, augment: nn.Module | None = None,
+                 eager: tuple[nn.Module, nn.Module] | None = None):
         self.G, self.E, self.D, self.C = G, E, D, classifier
+        self.G_reg, self.D_reg = eager if eager is not None else (G, D)
         self.w = weights
         self.lpips = lpips
         self.z_dim = z_dim
@@ -70,11 +75,11 @@ class StylexLoss:
         self.pl_mean = torch.zeros([])
         self.adv_scale = 1.0   # 0 during the encoder warm-up: no adversarial term on the encoder path
 
-    def _D(self, images: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
-        """The discriminator on (augmented) images."""
+    def _D(self, images: torch.Tensor, probs: torch.Tensor, D: nn.Module | None = None) -> torch.Tensor:
+        """The discriminator (``self.D`` unless given) on (augmented) images."""
         if self.augment is not None:
             images = self.augment(images)
-        return self.D(images, probs)
+        return (self.D if D is None else D)(images, probs)
 
     # ------------------------------------------------------------------ helpers
     @torch.no_grad()
@@ -134,8 +139,8 @@ class StylexLoss:
         """Lazy path-length regularisation on the mapping path (multiplied by ``interval``)."""
         n = probs.shape[0]
         z = torch.randn([n, self.z_dim], device=probs.device)
-        w = self.G.mapping(z)
-        fake = self.G(self.G.condition(w, probs.to(w.dtype)), noise_mode="random").float()
+        w = self.G_reg.mapping(z)
+        fake = self.G_reg(self.G_reg.condition(w, probs.to(w.dtype)), noise_mode="random").float()
         noise = torch.randn_like(fake) / math.sqrt(fake.shape[2] * fake.shape[3])
         (grad,) = torch.autograd.grad((fake * noise).sum(), w, create_graph=True)
         lengths = grad.square().sum(1).sqrt()                   # [N]
@@ -161,7 +166,7 @@ class StylexLoss:
     def discriminator_r1(self, real: torch.Tensor, real_probs: torch.Tensor, interval: int) -> PhaseResult:
         """Lazy R1 penalty ``gamma / 2 * |grad_x D(x)|^2`` on reals (multiplied by ``interval``)."""
         real = real.detach().requires_grad_(True)
-        d_real = self._D(real, real_probs).float()
+        d_real = self._D(real, real_probs, self.D_reg).float()
         (grad,) = torch.autograd.grad(d_real.sum(), real, create_graph=True)
         penalty = grad.square().sum([1, 2, 3]).mean()
         loss = (penalty * (self.w.r1_gamma / 2) + d_real.mean() * 0) * interval
