@@ -140,16 +140,29 @@ def select_columns(scores: np.ndarray, top_m: int, margin: float = DEFAULT_MARGI
     return out
 
 
+def screening_scores(generator, classifier, latents, *, selection: SelectionConfig = SelectionConfig(),
+                     grad_batch_size: int = 16, device=None) -> tuple[np.ndarray, np.ndarray]:
+    """First-order effects ``[N, 2, S, K]`` and their column scores ``[K, 2S]`` (one gradient pass)."""
+    grads, flat, logits = style_gradients(generator, classifier, latents, batch_size=grad_batch_size, device=device)
+    est = first_order_effects(grads, flat)
+    return est, column_scores(est, logits, selection)
+
+
+def candidates(estimates: np.ndarray, scores: np.ndarray, top_m: int, margin: float = DEFAULT_MARGIN) -> ScreenResult:
+    """The :class:`ScreenResult` of M = ``top_m``: kept columns per class and the coordinates to measure."""
+    columns = select_columns(scores, top_m, margin)
+    S = estimates.shape[2]
+    coords = np.unique(np.concatenate(columns) % S).astype(np.int64)
+    return ScreenResult(top_m=top_m, margin=margin, estimates=estimates, scores=scores, columns=columns, coords=coords)
+
+
 def screen(generator, classifier, latents, top_m: int, *, margin: float = DEFAULT_MARGIN,
            selection: SelectionConfig = SelectionConfig(), grad_batch_size: int = 16, device=None) -> ScreenResult:
     """Screening alone: gradients, first-order effects, scores and the candidate coordinates."""
-    grads, flat, logits = style_gradients(generator, classifier, latents, batch_size=grad_batch_size, device=device)
-    est = first_order_effects(grads, flat)
-    scores = column_scores(est, logits, selection)
-    columns = select_columns(scores, top_m, margin)
-    S = flat.shape[1]
-    coords = np.unique(np.concatenate(columns) % S).astype(np.int64)
-    return ScreenResult(top_m=top_m, margin=margin, estimates=est, scores=scores, columns=columns, coords=coords)
+    select_columns(np.zeros((1, 1)), top_m, margin)                      # check the options before the work
+    est, scores = screening_scores(generator, classifier, latents, selection=selection,
+                                   grad_batch_size=grad_batch_size, device=device)
+    return candidates(est, scores, top_m, margin)
 
 
 def screened_effects(generator, classifier, latents, top_m: int, *, margin: float = DEFAULT_MARGIN,
