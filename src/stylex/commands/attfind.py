@@ -27,6 +27,19 @@ def register(subparsers) -> None:
                    help="bf16 autocast (GPU or CPU)")
     p.add_argument("--discriminator-filter", action="store_true",
                    help="drop attributes whose factor-2 edit the discriminator finds unrealistic")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--screen", type=int, default=d("screen"), metavar="M",
+                      help="gradient screening: rank every (direction, coordinate) by a first-order estimate from "
+                           "one backward pass per image and class, measure only the top M per class (plus those "
+                           "within --screen-margin of the M-th); 0 = exhaustive")
+    mode.add_argument("--exact", action="store_true", help="exhaustive search (the default; same as --screen 0)")
+    p.add_argument("--screen-margin", type=float, default=d("screen_margin"),
+                   help="with --screen: also measure columns scoring at least (1 - margin) x the M-th")
+    p.add_argument("--verify", action="store_true",
+                   help="with --screen: also run the exhaustive search and record the agreement (top-10 overlap, "
+                        "rank correlation, flip rate of both lists) in attributes.json")
+    p.add_argument("--verify-images", type=int, default=d("verify_images"),
+                   help="held-out images for --verify's flip rates")
     p.add_argument("--seed", type=int, default=d("seed"))
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--no-progress", action="store_true")
@@ -41,6 +54,8 @@ def execute(args) -> int:
 
     cfg = AttFindConfig(num_images=args.num_images, source=args.source, batch_size=args.batch_size,
                         precision=args.precision, seed=args.seed, discriminator_filter=args.discriminator_filter,
+                        screen=0 if args.exact else args.screen, screen_margin=args.screen_margin,
+                        verify=args.verify, verify_images=args.verify_images,
                         selection=SelectionConfig(num_attributes=args.num_attributes,
                                                   effect_threshold=args.effect_threshold)).validate()
     run = load_run(args.run, device=resolve_device(args.device), progress=not args.no_progress)
@@ -49,6 +64,14 @@ def execute(args) -> int:
                           command=args.command_line)
     print(f"{len(doc['attributes'])} attributes over {doc['num_style_coords']} style coordinates "
           f"({doc['num_images']} {doc['source']} latents): {args.out}/attributes.json")
+    scr = doc["screening"]
+    if scr["mode"] == "screened":
+        print(f"screening: top {scr['top_m']} per class -> {scr['measured_coords']} of {scr['num_style_coords']} "
+              "coordinates measured exactly")
+    if "verify" in scr:
+        v = scr["verify"]
+        print(f"verify: top-{v['k']} overlap with the exhaustive search {v['top_k_overlap']}, flip rate screened "
+              f"{v['flip_rate']['screened']} / exhaustive {v['flip_rate']['exhaustive']}")
     for a in doc["attributes"][:10]:
         print(f"  #{a['rank']:2d} {a['layer_name']:>10s} ch {a['channel']:4d} -> {a['direction']} "
               f"(towards {a['target_class']}) score {a['score']:.3f}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from .baselines import random_attributes, wu_attributes
 from .edits import edit_offsets
 from .metrics import flip_rate_repeats, reconstruction_metrics
 from .realism import FEATURE_SPACE, ImageNetFeatures, realism_metrics
+from .screening import DEFAULT_MARGIN, screened_effects, verify
 from .selection import (Attribute, SelectionConfig, attribute_from_dict, attribute_to_dict,
                         select_attributes)
 
@@ -53,6 +55,10 @@ class AttFindConfig:
     discriminator_filter: bool = False    # reject attributes whose edit the discriminator finds unrealistic
     disc_threshold: float = 0.2           # max mean |change| of D's output under a factor-2 shift
     disc_images: int = 10                 # images per attribute for that check
+    screen: int = 0                       # 0: exhaustive; M > 0: gradient screening, top M columns per class
+    screen_margin: float = DEFAULT_MARGIN  # also measure columns within this relative margin of the M-th
+    verify: bool = False                  # with screen: also run the exhaustive search and compare
+    verify_images: int = 100              # held-out images for the verification's flip rates
 
     def validate(self) -> "AttFindConfig":
         if self.num_images < 2:
@@ -63,6 +69,12 @@ class AttFindConfig:
             raise StylexError(f"--precision {self.precision!r}: use fp32 or bf16")
         if self.batch_size < 1:
             raise StylexError(f"--batch-size {self.batch_size}: use 1 or more")
+        if self.screen < 0 or not 0 <= self.screen_margin < 1:
+            raise StylexError(f"--screen {self.screen} / --screen-margin {self.screen_margin}: use M >= 0 "
+                              "(0 = exhaustive) and a margin in [0, 1)")
+        if self.verify and (self.screen == 0 or self.verify_images < 1):
+            raise StylexError("--verify compares screening with the exhaustive search: give --screen M (M >= 1) "
+                              "and --verify-images >= 1")
         self.selection.validate()
         return self
 
@@ -148,11 +160,21 @@ def find_attributes(run, out_dir: str | Path, cfg: AttFindConfig = AttFindConfig
     out.mkdir(parents=True, exist_ok=True)
     latents, ids = attfind_latents(run, cfg, data)
     dtype = torch.bfloat16 if cfg.precision == "bf16" else None
-    res = compute_effects(run.G, run.classifier, latents, batch_size=cfg.batch_size, device=run.device,
-                          dtype=dtype, progress=progress, chunk_dir=out / "chunks", image_ids=ids)
+    kw = dict(batch_size=cfg.batch_size, device=run.device, dtype=dtype, progress=progress, image_ids=ids)
+    t0, info = time.perf_counter(), None
+    if cfg.screen:
+        res, info = screened_effects(run.G, run.classifier, latents, cfg.screen, margin=cfg.screen_margin,
+                                     selection=cfg.selection, chunk_dir=out / "chunks-screen", **kw)
+        screening = info.as_dict()
+    else:
+        res, screening = compute_effects(run.G, run.classifier, latents, chunk_dir=out / "chunks", **kw), \
+            {"mode": "exhaustive", "top_m": 0}
+    screening["effects_seconds"] = round(time.perf_counter() - t0, 2)
     save_effects(out / "effects.npz", res)
     K = res.base_logits.shape[1]
     attfind = select_attributes(res.effects, res.base_logits, cfg.selection)
+    if cfg.verify:
+        screening["verify"] = _verify(run, cfg, latents, attfind, info, out, kw)
     if cfg.discriminator_filter:
         attfind = discriminator_filter(run, res, attfind, cfg)
     probs = _softmax_np(res.base_logits)
@@ -175,10 +197,22 @@ def find_attributes(run, out_dir: str | Path, cfg: AttFindConfig = AttFindConfig
         "config": _jsonable(dataclasses.asdict(cfg)),
         "attributes": records(attfind),
         "baselines": {"wu": records(wu), "random": records(rnd)},
+        "screening": screening,
         "command": list(command) if command else None,
     }
     write_json(out / "attributes.json", doc)
     return doc
+
+
+def _verify(run, cfg: AttFindConfig, latents, screened: list[Attribute], info, out: Path, kw: dict) -> dict:
+    """``--verify``: the exhaustive search on the same latents (``effects_exhaustive.npz``) and its agreement
+    with the screened list (before the discriminator filter), flip rates on held-out images."""
+    test = evaluation_latents(run, {"source": cfg.source}, cfg.verify_images, cfg.seed)
+    record, full, exact = verify(run.G, run.classifier, latents, screened, info, test, cfg.selection,
+                                 chunk_dir=out / "chunks", **kw)
+    save_effects(out / "effects_exhaustive.npz", full)
+    record["exhaustive_attributes"] = [attribute_to_dict(a, run.layout, run.class_names) for a in exact]
+    return record
 
 
 def discriminator_filter(run, res, attributes: list[Attribute], cfg: AttFindConfig) -> list[Attribute]:
