@@ -236,3 +236,15 @@ def test_end_to_end_on_tiny_stylegan2():
     for lst in (attrs, wu, rnd):
         summary = flip_rate_repeats(G, C, lat[6:], lst, 3, res.style_min, res.style_max, num_repeats=2)
         assert summary.n_images == 4 and len(summary.curve) == 3 and 0 <= summary.mean <= 1
+
+
+def test_attfind_says_its_cost_before_and_per_chunk(capsys):
+    """The number of edits up front, and a line per finished chunk in logs (no progress bar)."""
+    from stylex.explain import compute_effects
+
+    torch.manual_seed(0)
+    G, C = MiniGenerator(), TinyClassifier(2)
+    compute_effects(G, C, torch.randn(3, 6), batch_size=5, chunk_coords=3, progress=False)
+    err = capsys.readouterr().err
+    assert "AttFind: 72 edits to compute (3 images x 2 directions x 12 coordinates, 5 chunks" in err
+    assert err.count("AttFind chunk ") == 5 and "AttFind chunk 5/5: 72/72 edits" in err and "min left" in err

@@ -16,6 +16,8 @@ coordinate, one direction per call, full synthesis), the way the authors' notebo
 from __future__ import annotations
 
 import hashlib
+import sys
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -267,6 +269,11 @@ def compute_effects(generator, classifier, latents, *, batch_size: int = 256, co
                                 chunk_dir, chunk_coords, image_ids, use_seam)
 
 
+def _say(line: str) -> None:
+    """A line on stderr, outside any progress bar (the cost of AttFind before and while it runs)."""
+    print(line, file=sys.stderr, flush=True)
+
+
 def _compute_effects(generator, classifier, latents, batch_size, coords, device, dtype, progress, chunk_dir,
                      chunk_coords, image_ids, use_seam) -> EffectsResult:
     latents = _check_latents(latents)
@@ -296,15 +303,24 @@ def _compute_effects(generator, classifier, latents, batch_size, coords, device,
             continue
         todo.append((i, cs, path))
     from tqdm.auto import tqdm
-    bar = tqdm(total=sum(N * 2 * len(cs) for _, cs, _ in todo), unit="edit", unit_scale=True,
-               desc="AttFind effects", disable=not progress)
+    total = sum(N * 2 * len(cs) for _, cs, _ in todo)
+    _say(f"AttFind: {total:,} edits to compute ({N} images x 2 directions x {sum(len(cs) for _, cs, _ in todo)} "
+         f"coordinates, {len(todo)} chunks; {len(chunks) - len(todo)} chunks reused); the time estimate follows "
+         "the first chunk")
+    bar = tqdm(total=total, unit="edit", unit_scale=True, desc="AttFind effects", disable=not progress)
+    t0, done = time.perf_counter(), 0
     try:
-        for i, cs, path in todo:
+        for j, (i, cs, path) in enumerate(todo):
             eff = _chunk_effects(syn, classifier, styles_all, flat, base_logits, smin, smax, cs,
                                  int(syn.block_of[cs[0]]), batch_size, device, dtype, bar)
             effects[:, :, cs] = eff
             if path is not None:
                 _atomic_savez(path, effects=eff, coords=cs, fingerprint=np.array(fp))
+            done += N * 2 * len(cs)
+            if not progress or j == 0:   # a line per chunk in logs; the bar shows it otherwise
+                elapsed = time.perf_counter() - t0
+                _say(f"AttFind chunk {j + 1}/{len(todo)}: {done:,}/{total:,} edits in {elapsed:.0f} s "
+                     f"({done / elapsed:.0f} edits/s), about {(total - done) * elapsed / done / 60:.1f} min left")
     finally:
         bar.close()
     return _result(effects, flat_cpu, latents, base_cpu, image_ids, coords)
