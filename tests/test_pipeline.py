@@ -125,7 +125,10 @@ def test_cli_attfind(tiny_run, tmp_path, capsys):
     rc = main(["attfind", "--run", str(tiny_run), "--out", str(tmp_path), "--num-images", "4", "--no-progress",
                "--device", "cpu"])
     assert rc == 0
-    assert "attributes.json" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "attributes.json" in out
+    # the count says what the list is: the two-class lists merged into moves towards the first class
+    assert "one merged list (up to 10 picks per class, each written as a move towards 'cool_or_unmarked'" in out
     assert json.loads((tmp_path / "attributes.json").read_text())["command"][:4] == ["stylex", "attfind", "--run",
                                                                                  str(tiny_run)]
 

@@ -20,7 +20,8 @@ def register(subparsers) -> None:
     p.add_argument("--source", default=d("source"), choices=["encoded", "random"],
                    help="encoded train images (StylEx) or mapping-path samples (plain StyleGAN2 style)")
     p.add_argument("--num-attributes", type=int, default=defaults_from("stylex.explain.selection:SelectionConfig")(
-        "num_attributes"), help="greedy picks per class")
+        "num_attributes"), help="greedy picks per target class; with two classes the two lists are merged into "
+        "one list of moves towards the first class (duplicates dropped), so it holds up to twice this many")
     p.add_argument("--effect-threshold", type=float, help="default 0.2 (two classes) / 0.1 (one-vs-all)")
     p.add_argument("--batch-size", type=int, default=d("batch_size"), help="edits per generator call")
     p.add_argument("--precision", default=d("precision"), choices=["fp32", "bf16"],
@@ -62,7 +63,12 @@ def execute(args) -> int:
     data = data_spec_from_args(args, resolution=run.resolution) if args.data else None
     doc = find_attributes(run, args.out, cfg, data=data, progress=not args.no_progress,
                           command=args.command_line)
-    print(f"{len(doc['attributes'])} attributes over {doc['num_style_coords']} style coordinates "
+    names = doc["class_names"]
+    merged = len(names) == 2 and cfg.selection.merge_two_class
+    kind = (f"one merged list (up to {cfg.selection.num_attributes} picks per class, each written as a move towards "
+            f"'{names[0]}': a move towards '{names[1]}' is its reverse)" if merged else
+            f"up to {cfg.selection.num_attributes} per target class")
+    print(f"{len(doc['attributes'])} attributes, {kind}, over {doc['num_style_coords']} style coordinates "
           f"({doc['num_images']} {doc['source']} latents): {args.out}/attributes.json")
     scr = doc["screening"]
     if scr["mode"] == "screened":
@@ -72,7 +78,10 @@ def execute(args) -> int:
         v = scr["verify"]
         print(f"verify: top-{v['k']} overlap with the exhaustive search {v['top_k_overlap']}, flip rate screened "
               f"{v['flip_rate']['screened']} / exhaustive {v['flip_rate']['exhaustive']}")
-    for a in doc["attributes"][:10]:
+    shown = doc["attributes"][:10]
+    if len(doc["attributes"]) > len(shown):
+        print(f"the first {len(shown)} of {len(doc['attributes'])}:")
+    for a in shown:
         print(f"  #{a['rank']:2d} {a['layer_name']:>10s} ch {a['channel']:4d} -> {a['direction']} "
               f"(towards {a['target_class']}) score {a['score']:.3f}")
     return 0

@@ -64,8 +64,6 @@ def execute(args) -> int:
         print(f"realism ({real['feature_space']}): samples vs held-out reals KID {real['kid']:.4f} "
               f"+/- {real['kid_std']:.4f}, FD {real['fd']:.2f}; reconstructions vs originals KID "
               f"{_fmt(real.get('kid_reconstructions'), 4)}, FD {_fmt(real.get('fd_reconstructions'), 2)}")
-    for line in m.get("trust", []):
-        print(f"WARNING: {line}")
     if r.get("accuracy_orig") is not None:
         print(f"classifier accuracy on the held-out originals {r['accuracy_orig']:.3f}, "
               f"on their reconstructions {_fmt(r.get('accuracy_recon'))}")
