@@ -33,6 +33,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from ..explain.pipeline import AttFindConfig, run_attfind
     from ..explain.selection import SelectionConfig
+    from ..paths import check_output_dir
     from ..run import load_run
     from ..training.distributed import resolve_device
 
@@ -40,6 +41,7 @@ def run(args) -> int:
                         precision=args.precision, seed=args.seed, discriminator_filter=args.discriminator_filter,
                         selection=SelectionConfig(num_attributes=args.num_attributes,
                                                   effect_threshold=args.effect_threshold)).validate()
+    check_output_dir(args.out)
     run_ = load_run(args.run, device=resolve_device(args.device), progress=not args.no_progress)
     data = data_spec_from_args(args, resolution=run_.resolution) if args.data else None
     doc = run_attfind(run_, args.out, cfg, data=data, progress=not args.no_progress,

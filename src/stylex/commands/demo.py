@@ -18,6 +18,9 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from ..demo import run_demo
+    from ..paths import check_output_dir
+
+    check_output_dir(args.out)
 
     s = run_demo(args.out, quick=args.quick, device=args.device, progress=not args.no_progress)
     print()

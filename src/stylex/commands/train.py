@@ -48,17 +48,16 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from ..data import DataSpec
     from ..errors import StylexError
+    from ..paths import check_output_dir, check_run_config
     from ..training.config import resolve_config
     from ..training.loop import train
 
+    run_config = check_run_config(args.out) if args.resume else None  # a damaged config.json is named
+    check_output_dir(args.out)  # before any work: a file or a read-only place fails now, not at the checkpoint
     lr = args.lr
     kimg = args.kimg
     if args.resume and kimg is None:  # keep the run's own length, not the preset's default
-        from pathlib import Path
-
-        from ..training.loop import read_run_config
-
-        kimg = read_run_config(Path(args.out))["train"]["kimg"]
+        kimg = run_config["train"].get("kimg")
     cfg = resolve_config(
         args.preset, kimg=kimg, batch_size=args.batch_size, batch_gpu=args.batch_gpu,
         resolution=args.resolution, lr_g=lr, lr_e=lr, lr_d=lr, paths=args.paths,
