@@ -27,17 +27,20 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..explain.pipeline import METHODS, EvalConfig, run_evaluate
+    from ..explain.pipeline import METHODS, EvalConfig, load_attributes, run_evaluate
+    from ..paths import check_output_dir
     from ..run import load_run
     from ..training.distributed import resolve_device
 
     cfg = EvalConfig(top_k=args.top_k, repeats=args.repeats, test_images=args.test_images,
                      recon_images=args.recon_images, seed=args.seed).validate()
+    check_output_dir(args.out)
+    load_attributes(args.attributes)  # the small input first: a damaged file fails before any model work
     run_ = load_run(args.run, device=resolve_device(args.device), progress=not args.no_progress)
     data = data_spec_from_args(args, resolution=run_.resolution, split="val") if args.data else None
     m = run_evaluate(run_, args.attributes, args.out, cfg, data=data, progress=not args.no_progress,
                      command=args.command_line)
-    print(f"flip rate (top-{cfg.top_k}, mean +/- std over {cfg.repeats} disjoint sets):")
+    print(f"flip rate (top-{m['top_k']}, mean +/- std over {cfg.repeats} disjoint sets):")
     for name in METHODS:
         fr = m["flip_rate"].get(name)
         if fr:
