@@ -17,7 +17,10 @@ from .errors import StylexError
 
 
 def check_output_dir(path: str | os.PathLike, option: str = "--out") -> Path:
-    """Make sure ``path`` is a folder this process can write into (creating it), or raise.
+    """Make sure ``path`` is, or can become, a folder this process can write into; create nothing.
+
+    An existing folder is probed by writing (and removing) an empty file in it; for a new one, the nearest
+    existing parent is probed, so a refused command leaves no empty folder behind.
 
     Args:
         path: the output folder.
@@ -33,9 +36,11 @@ def check_output_dir(path: str | os.PathLike, option: str = "--out") -> Path:
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise StylexError(f"{option} {path} is a file, not a folder: give a folder path (it is created if needed)")
-    probe = out / f".stylex-write-test-{uuid.uuid4().hex}"
+    parent = next(p for p in [out, *out.absolute().parents] if p.exists())
+    if not parent.is_dir():
+        raise StylexError(f"{option} {path}: cannot write there ({parent} is a file); give a writable folder")
+    probe = parent / f".stylex-write-test-{uuid.uuid4().hex}"
     try:
-        out.mkdir(parents=True, exist_ok=True)
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
