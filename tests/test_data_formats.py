@@ -130,13 +130,15 @@ def test_csv_string_and_int_labels_paired_by_name(tmp_path):
     assert detect_format(DataSpec(str(root))) == "csv"
     with pytest.raises(StylexError, match="--attribute: colour, code"):
         open_dataset(spec(root, tmp_path / "c", split="all"))
-    with pytest.warns(UserWarning, match="1 image"):
-        ds = open_dataset(spec(root, tmp_path / "c", split="all", attribute="colour"))
+    with pytest.raises(StylexError, match=r"'blue': 1, 'red': 2\); 1 of them label a single image"):
+        open_dataset(spec(root, tmp_path / "c", split="all", attribute="colour"))
+    with pytest.warns(UserWarning, match="1 image"):   # a class of one image is kept when asked for
+        ds = open_dataset(spec(root, tmp_path / "c", split="all", attribute="colour", allow_singleton_classes=True))
     assert ds.class_names == ["blue", "red"]
     assert [f.rsplit("/", 1)[1] for f in ds.files] == ["a.png", "m.png", "z.png"]
     assert ds.labels.tolist() == [0, 1, 1]
     with pytest.warns(UserWarning):
-        ints = open_dataset(spec(root, tmp_path / "c", split="all", attribute="code"))
+        ints = open_dataset(spec(root, tmp_path / "c", split="all", attribute="code", allow_singleton_classes=True))
     assert ints.class_names == ["9", "10"] and ints.labels.tolist() == [0, 1, 1]   # numeric sort
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 import shutil
 import subprocess
@@ -142,7 +143,8 @@ document.getElementById("export").click();
     m = re.search(r'data-csv="([^"]*)"', dom)
     assert m, dom[-500:]
     lines = html.unescape(m.group(1)).strip().splitlines()
-    assert lines[0] == "participant_id,question_id,choice" and lines[1] == '"tester, 1",q01,B'
+    key = json.loads(files.key_path.read_text())
+    assert lines[0] == "participant_id,question_id,choice,study_id" and lines[1] == f'"tester, 1",q01,B,{key["study_id"]}'
     assert len(lines) == 5  # one row per question, unanswered ones with an empty choice
     answers = tmp_path / "answers.csv"
     answers.write_text("\n".join(lines) + "\n")

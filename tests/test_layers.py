@@ -15,7 +15,7 @@ PACKAGE = Path(stylex.__file__).resolve().parent
 
 # Lowest first. The package root only holds __version__ and lazy re-exports (its own imports are exempt).
 LAYERS = [
-    ("base", {"errors", "atomic", "device"}),
+    ("base", {"errors", "atomic", "device", "paths"}),
     ("data", {"data"}),
     ("models", {"models"}),
     ("training", {"training"}),

@@ -145,7 +145,8 @@ def test_user_study_renders_animations_from_run(attfind_dir, tiny_run, tmp_path,
     assert len(json.loads((attfind / "attributes.json").read_text())["attributes"]) >= 2  # fixture sanity
     assert rc == 0, out.err
     assert "classification study" in out.out
-    assert (tmp_path / "study" / "index.html").is_file() and (tmp_path / "study.answer_key.json").is_file()
+    assert (tmp_path / "study" / "classification" / "index.html").is_file()
+    assert (tmp_path / "study.answer_key.json").is_file()
     assert list((attfind / "gifs").glob("attr01_img*.gif"))
 
 

@@ -51,10 +51,10 @@ def test_build_writes_pages_and_separate_key(study, tmp_path):
     assert files.key_path == (tmp_path / "study.answer_key.json").resolve()
     assert files.num_questions == 18 and len(key["questions"]) == 18
     assert files.attributes == tuple(f"attr{a:02d}" for a in range(1, 7))
-    assert check_report_links(tmp_path / "study", "index.html") == []
-    assert check_report_links(tmp_path / "study", "verbal.html") == []
+    assert check_report_links(tmp_path / "study" / "classification", "index.html") == []
+    assert check_report_links(tmp_path / "study" / "verbal", "index.html") == []
     assert not any("answer_key" in p.name for p in (tmp_path / "study").rglob("*"))
-    for page in ("index.html", "verbal.html"):
+    for page in ("classification/index.html", "verbal/index.html"):
         text = (tmp_path / "study" / page).read_text()
         # No attribute ids, source names or answers on the pages.
         assert "attr0" not in text and "_img" not in text and "correct" not in text.lower()

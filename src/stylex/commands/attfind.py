@@ -51,6 +51,7 @@ def execute(args) -> int:
     from ..explain.pipeline import AttFindConfig, find_attributes
     from ..explain.selection import SelectionConfig
     from ..device import resolve_device
+    from ..paths import check_output_dir
     from ..trained_run import load_run
 
     cfg = AttFindConfig(num_images=args.num_images, source=args.source, batch_size=args.batch_size,
@@ -59,6 +60,7 @@ def execute(args) -> int:
                         verify=args.verify, verify_images=args.verify_images,
                         selection=SelectionConfig(num_attributes=args.num_attributes,
                                                   effect_threshold=args.effect_threshold)).validate()
+    check_output_dir(args.out)
     run = load_run(args.run, device=resolve_device(args.device), progress=not args.no_progress)
     data = data_spec_from_args(args, resolution=run.resolution) if args.data else None
     doc = find_attributes(run, args.out, cfg, data=data, progress=not args.no_progress,

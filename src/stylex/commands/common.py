@@ -21,6 +21,9 @@ def add_data_arguments(p: argparse.ArgumentParser, required: bool = True) -> Non
     p.add_argument("--csv-file", help="csv format: the file mapping image names to labels")
     p.add_argument("--classes", help="keep only these classes, comma-separated (e.g. cat,dog of AFHQ's "
                    "cat/dog/wild)")
+    p.add_argument("--allow-singleton-classes", action="store_true",
+                   help="csv: keep a label that only one image has (refused by default: usually a typo such as "
+                        "'one' or '1.0' in a 0/1 column)")
     p.add_argument("--skip-bad-images", action="store_true", help="skip unreadable images (warns with the count)")
     p.add_argument("--synthetic-size", type=int, default=d("synthetic_size"),
                    help="images in the synthetic world (all splits)")
@@ -39,6 +42,7 @@ def data_spec_from_args(args: argparse.Namespace, resolution: int, split: str = 
         split=split,
         resolution=resolution,
         skip_bad_images=args.skip_bad_images,
+        allow_singleton_classes=args.allow_singleton_classes,
         csv_file=args.csv_file,
         classes=args.classes,
         synthetic_size=args.synthetic_size,

@@ -18,6 +18,9 @@ def register(subparsers) -> None:
 
 def execute(args) -> int:
     from ..demo import make_demo
+    from ..paths import check_output_dir
+
+    check_output_dir(args.out)
 
     s = make_demo(args.out, quick=args.quick, device=args.device, progress=not args.no_progress)
     print()

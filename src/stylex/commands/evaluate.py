@@ -34,18 +34,21 @@ def register(subparsers) -> None:
 
 
 def execute(args) -> int:
-    from ..explain.pipeline import METHODS, EvalConfig, evaluate_attributes
     from ..device import resolve_device
+    from ..explain.pipeline import METHODS, EvalConfig, evaluate_attributes, load_attributes
+    from ..paths import check_output_dir
     from ..trained_run import load_run
 
     cfg = EvalConfig(top_k=args.top_k, repeats=args.repeats, test_images=args.test_images,
                      recon_images=args.recon_images, identity_images=args.identity_images,
                      realism_images=args.realism_images, seed=args.seed).validate()
+    check_output_dir(args.out)
+    load_attributes(args.attributes)  # the small input first: a damaged file fails before any model work
     run = load_run(args.run, device=resolve_device(args.device), progress=not args.no_progress)
     data = data_spec_from_args(args, resolution=run.resolution, split="val") if args.data else None
     m = evaluate_attributes(run, args.attributes, args.out, cfg, data=data, progress=not args.no_progress,
                             command=args.command_line)
-    print(f"flip rate (top-{cfg.top_k}, mean +/- std over {cfg.repeats} disjoint sets):")
+    print(f"flip rate (top-{m['top_k']}, mean +/- std over {cfg.repeats} disjoint sets):")
     for name in METHODS:
         fr = m["flip_rate"].get(name)
         if fr:

@@ -30,7 +30,10 @@ def register(subparsers) -> None:
 
 
 def execute(args) -> int:
+    from ..paths import check_output_dir
     from ..report.build import build_report
+
+    check_output_dir(args.out)
 
     index = build_report(args.run, attfind_dir=args.attfind, eval_dir=args.eval_dir, out_dir=args.out,
                          num_attributes=args.attributes, images_per_attribute=args.images_per_attribute,

@@ -73,8 +73,12 @@ def refuse_run_changes(args) -> None:
 def execute(args) -> int:
     from ..data import DataSpec
     from ..errors import StylexError
+    from ..paths import check_output_dir, check_run_config
     from ..training.loop import train
 
+    if args.resume:
+        check_run_config(args.out)  # a damaged config.json is named
+    check_output_dir(args.out)  # before any work: a file or a read-only place fails now, not at the checkpoint
     cfg = _resumed_config(args) if args.resume else _new_config(args)
     if args.data is None and not args.resume:
         raise StylexError("--data is required (a data folder, or `synthetic`)")

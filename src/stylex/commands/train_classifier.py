@@ -39,7 +39,10 @@ def register(subparsers) -> None:
 
 
 def execute(args) -> int:
+    from ..paths import check_output_dir
     from ..training.classifier import ClassifierTrainConfig, train_classifier
+
+    check_output_dir(args.out)  # before training, so that a bad --out never costs the trained model
 
     stem = {"auto": None, "1": True, "2": False}[args.stem_stride]
     cfg = ClassifierTrainConfig(

@@ -17,15 +17,17 @@ GIF_PATTERN = re.compile(r"^attr(\d+)_img(\d+)\.gif$")
 
 def register(subparsers) -> None:
     p = add_parser(subparsers, "user-study", "build or score the user study (static HTML pages)",
-                   "`stylex user-study --attfind DIR --out DIR` writes the classification study (index.html) and "
-                   "the verbal study (verbal.html) from the attribute animations DIR/gifs/attrNN_imgMM.gif, and the "
-                   "answer key beside the output folder. `stylex user-study score --key KEY --answers CSV...` "
+                   "`stylex user-study --attfind DIR --out OUT` writes the classification study (OUT/classification/) "
+                   "and the verbal study (OUT/verbal/), two separate hand-out folders, from the attribute animations "
+                   "DIR/gifs/attrNN_imgMM.gif, and the answer key beside OUT. OUT must be new, empty or an earlier "
+                   "user-study output (only the files that build wrote are replaced). `stylex user-study score --key KEY --answers CSV...` "
                    "scores the CSV files that participants exported.")
     p.add_argument("action", nargs="?", default="build", choices=["build", "score"],
                    help="build the pages (default) or score answers")
     b = p.add_argument_group("build")
     b.add_argument("--attfind", help="AttFind output folder holding gifs/attr{rank:02d}_img{j:02d}.gif")
-    b.add_argument("--out", help="study folder to write (give this folder to participants)")
+    b.add_argument("--out", help="study folder to write (give its classification/ and verbal/ folders to "
+                                 "participants)")
     b.add_argument("--questions-per-attribute", type=int, default=3, help="questions per attribute")
     b.add_argument("--attributes", type=int, default=6, help="top attributes to include")
     b.add_argument("--seed", type=int, default=0, help="seed of image, distractor and order choices")
@@ -57,6 +59,7 @@ def execute(args) -> int:
 
 def _build(args) -> int:
     from ..errors import StylexError
+    from ..paths import check_output_dir, check_output_file
     from ..report.userstudy import build_user_study
 
     if not args.attfind or not args.out:
@@ -64,6 +67,10 @@ def _build(args) -> int:
                           "to score answers use `stylex user-study score --key KEY --answers CSV ...`")
     if not Path(args.attfind).is_dir():
         raise StylexError(f"--attfind {args.attfind} is not a folder (the output of `stylex attfind`)")
+    _check_out_outside_attfind(Path(args.out), Path(args.attfind))
+    check_output_dir(args.out)
+    if args.key:
+        check_output_file(args.key, "--key")
     gifs = find_attribute_gifs(args.attfind)
     if not gifs and args.run:
         from ..report.build import build_report
@@ -82,18 +89,32 @@ def _build(args) -> int:
         print(f"note: {note}")
     print(f"classification study: {files.classification_page} ({files.num_questions} questions, "
           f"attributes {', '.join(files.attributes)})")
-    print(f"verbal study:         {files.verbal_page}")
+    print(f"verbal study:         {files.verbal_page} (a separate hand-out)")
     print(f"answer key:           {files.key_path} (keep it away from participants)")
     print(f"score with: stylex user-study score --key {files.key_path} --answers answers_*.csv")
     return 0
 
 
-def _score(args) -> int:
+def _check_out_outside_attfind(out: Path, attfind: Path) -> None:
+    """Refuse a study folder that is, or lies inside, the AttFind output: building it would touch its inputs."""
     from ..errors import StylexError
+
+    o, a = out.resolve(), attfind.resolve()
+    if o == a or a in o.parents:
+        raise StylexError(f"--out {out} is inside --attfind {attfind}: the study would be written among its own "
+                          "inputs; give a folder outside the AttFind output")
+
+
+def _score(args) -> int:
+    from ..atomic import write_text
+    from ..errors import StylexError
+    from ..paths import check_output_file
     from ..report.userstudy import PAPER_ACCURACY, REPLICATION_ACCURACY, score_user_study
 
     if not args.key or not args.answers:
         raise StylexError("`stylex user-study score` needs --key KEY and --answers CSV [CSV ...]")
+    if args.json:
+        check_output_file(args.json, "--json")
     res = score_user_study(args.key, args.answers)
     print(f"accuracy {res['mean']:.3f} +/- {res['std']:.3f} over {res['n_participants']} participant(s), "
           f"{res['num_questions']} questions (std over participants, ddof=0; chance 0.5)")
@@ -107,7 +128,6 @@ def _score(args) -> int:
           f"replication {REPLICATION_ACCURACY[0]:.3f} +/- {REPLICATION_ACCURACY[1]:.3f} "
           "(61 people, 18 questions)")
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
+        write_text(args.json, json.dumps(res, indent=2) + "\n")
         print(f"scores written to {args.json}")
     return 0

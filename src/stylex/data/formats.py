@@ -30,6 +30,7 @@ import csv
 import hashlib
 import os
 import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,6 +71,7 @@ class DataSpec:
     synthetic_seed: int = 0               # seed of the synthetic world
     val_fraction: float = 0.1             # deterministic split when the format has none
     cache_dir: str | None = None          # uint8 decode cache (default $STYLEX_CACHE or ~/.cache/stylex)
+    allow_singleton_classes: bool = False  # csv: keep a label that only one image has (usually a typo)
 
 
 @dataclass
@@ -248,6 +250,28 @@ def _keep_classes(listing: Listing, classes: str) -> Listing:
 
 
 # ----------------------------------------------------------------------------- celeba
+def _is_values_row(tokens: list[str]) -> bool:
+    """True for ``name v1 v2 ...`` with integer values: an image's row, not a header."""
+    try:
+        [int(v) for v in tokens[1:]]
+    except ValueError:
+        return False
+    return len(tokens) >= 2
+
+
+def _check_celeba_header(attr_file: Path, first: list[str], second: list[str]) -> None:
+    """Line 1 must be the image count and line 2 the attribute names; say which one is missing."""
+    layout = ("the file starts with the image count (e.g. 202599), then the attribute names "
+              "(5_o_Clock_Shadow Arched_Eyebrows ...), then one row per image")
+    if len(first) != 1 or not first[0].isdigit():
+        lost = "the count line and the header line of attribute names are" if _is_values_row(first) else \
+            "the count line is"
+        raise StylexError(f"{attr_file} line 1: {lost} missing: {layout}")
+    if _is_values_row(second):
+        raise StylexError(f"{attr_file} line 2: the header line of attribute names is missing (line 2 holds the "
+                          f"values of {second[0]}): {layout}")
+
+
 def read_celeba_attributes(attr_file: Path) -> tuple[list[str], dict[str, np.ndarray]]:
     """Parse ``list_attr_celeba.txt``: count line, names line, then ``name v1 v2 ...`` rows of +-1.
 
@@ -261,6 +285,7 @@ def read_celeba_attributes(attr_file: Path) -> tuple[list[str], dict[str, np.nda
     lines = [ln for ln in lines if ln.strip()]
     if len(lines) < 2:
         raise StylexError(f"{attr_file} is not a CelebA attribute file (expected a count line and a names line)")
+    _check_celeba_header(attr_file, lines[0].split(), lines[1].split())
     names = lines[1].split()
     if len(lines) > 2 and len(lines[2].split()) == len(names):
         names = names[1:]   # some copies name the file-name column too ("image_id ...")
@@ -406,6 +431,19 @@ def _sort_key(value: str):
         return (1, 0, value)
 
 
+def _refuse_singleton_classes(counts: Counter, class_names: list[str], csv_path: Path, column: str) -> None:
+    """Refuse labels that only one image has ('one' or '1.0' in a 0/1 column), showing every label's count."""
+    single = [c for c in class_names if counts[c] == 1]
+    if not single:
+        return
+    shown = ", ".join(f"{c!r}: {counts[c]}" for c in class_names[:12])
+    more = f" and {len(class_names) - 12} more" if len(class_names) > 12 else ""
+    raise StylexError(f"{csv_path}: column {column!r} has {len(class_names)} distinct labels ({shown}{more}); "
+                      f"{len(single)} of them label a single image ({', '.join(map(repr, single[:5]))}), which is "
+                      "usually a typo (e.g. 'one' or '1.0' in a 0/1 column): fix the file, or pass "
+                      "--allow-singleton-classes to keep such classes")
+
+
 def _csv(spec: DataSpec, root: Path) -> Listing:
     if root.is_file():                       # --data points at the CSV itself
         csv_path, root = root, root.parent
@@ -477,6 +515,8 @@ def _csv(spec: DataSpec, root: Path) -> Listing:
         raise _missing_error(missing, csv_path)
     _warn_unlabelled(sum(1 for k in by_rel if k not in pairs), csv_path)
     class_names = sorted({lab for _, lab in pairs.values()}, key=_sort_key)
+    if not spec.allow_singleton_classes:
+        _refuse_singleton_classes(Counter(lab for _, lab in pairs.values()), class_names, csv_path, lcol)
     names = sorted(pairs)
     keep = _hash_split(names, spec.split, spec.val_fraction)
     names = [n for n, k in zip(names, keep) if k]

@@ -18,7 +18,9 @@ from __future__ import annotations
 import hashlib
 import sys
 import time
-from contextlib import contextmanager
+import warnings
+import zipfile
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -274,6 +276,27 @@ def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+def _load_chunk(path: Path, fingerprint: str, coords: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
+    """A saved chunk's effects; None (with a warning) when the file is damaged, so that it is recomputed.
+
+    Raises:
+        StylexError: the chunk is intact but belongs to another AttFind run.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            fp, saved_coords, eff = str(z["fingerprint"]), z["coords"], z["effects"]
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        warnings.warn(f"AttFind chunk {path} is damaged ({type(exc).__name__}: {exc}); recomputing it")
+        return None
+    if fp != fingerprint or not np.array_equal(saved_coords, coords):
+        raise StylexError(f"{path} belongs to another AttFind run (other latents, model or "
+                          "coordinates): delete the chunk folder or pick another one")
+    if eff.shape != shape:
+        warnings.warn(f"AttFind chunk {path} holds effects of shape {eff.shape}, not {shape}; recomputing it")
+        return None
+    return eff
+
+
 def _compute_effects(generator, classifier, latents, batch_size, coords, device, dtype, progress, chunk_dir,
                      chunk_coords, image_ids, use_seam) -> EffectsResult:
     latents = _check_latents(latents)
@@ -295,12 +318,10 @@ def _compute_effects(generator, classifier, latents, batch_size, coords, device,
     for i, cs in enumerate(chunks):
         path = cdir / f"chunk_{i:05d}.npz" if cdir is not None else None
         if path is not None and path.exists():
-            with np.load(path, allow_pickle=False) as z:
-                if str(z["fingerprint"]) != fp or not np.array_equal(z["coords"], cs):
-                    raise StylexError(f"{path} belongs to another AttFind run (other latents, model or "
-                                      "coordinates): delete the chunk folder or pick another one")
-                effects[:, :, cs] = z["effects"]
-            continue
+            saved = _load_chunk(path, fp, cs, (N, 2, len(cs), K))
+            if saved is not None:
+                effects[:, :, cs] = saved
+                continue
         todo.append((i, cs, path))
     from tqdm.auto import tqdm
     total = sum(N * 2 * len(cs) for _, cs, _ in todo)
@@ -402,6 +423,7 @@ def load_effects(path) -> EffectsResult:
                 raise StylexError(f"{path} lacks {missing}: not an AttFind effects file; recompute it")
             data = {k: z[k] for k in EFFECTS_KEYS}
             coords = z["coords"] if "coords" in z.files else np.arange(data["effects"].shape[2], dtype=np.int64)
-    except (OSError, ValueError) as exc:
-        raise StylexError(f"cannot read effects file {path} ({exc}): recompute it with `stylex attfind`") from exc
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:   # truncated or damaged
+        raise StylexError(f"cannot read effects file {path} ({type(exc).__name__}: {exc}): it is damaged; "
+                          "recompute it with `stylex attfind` (finished chunks are reused)") from None
     return EffectsResult(coords=coords, **data)

@@ -244,14 +244,32 @@ def discriminator_filter(run, res, attributes: list[Attribute], cfg: AttFindConf
 # ---------------------------------------------------------------------------- evaluate
 def load_attributes(attfind_dir: str | Path) -> tuple[dict[str, Any], dict[str, list[Attribute]]]:
     """Read ``attributes.json``: the document and the attribute lists per method."""
+    from ..paths import read_json_object
+
     path = Path(attfind_dir) / "attributes.json"
     if not path.is_file():
         raise StylexError(f"{path} not found: run `stylex attfind --run RUN --out {attfind_dir}` first")
-    doc = json.loads(path.read_text())
-    lists = {"attfind": [attribute_from_dict(d) for d in doc["attributes"]]}
-    for name, recs in doc.get("baselines", {}).items():
-        lists[name] = [attribute_from_dict(d) for d in recs]
+    doc = read_json_object(path, "stylex attfind")
+    try:
+        lists = {"attfind": [attribute_from_dict(d) for d in doc["attributes"]]}
+        for name, recs in doc.get("baselines", {}).items():
+            lists[name] = [attribute_from_dict(d) for d in recs]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise StylexError(f"{path} is damaged (bad or missing entry: {exc!r}); rerun `stylex attfind`") from None
     return doc, lists
+
+
+def cap_top_k(cfg: EvalConfig, lists: dict[str, list[Attribute]], where: str | Path) -> EvalConfig:
+    """``cfg`` with ``top_k`` at most the longest attribute list, warning when it is lowered.
+
+    A top-k beyond the list would report a "top-k" flip rate of fewer attributes, at k generator passes.
+    """
+    longest = max((len(v) for v in lists.values()), default=0)
+    if 0 < longest < cfg.top_k:
+        warnings.warn(f"--top-k {cfg.top_k} is more than the {longest} attributes of the longest list in {where}: "
+                      f"using --top-k {longest} (rerun `stylex attfind` with more --num-attributes for more)")
+        return dataclasses.replace(cfg, top_k=longest)
+    return cfg
 
 
 def evaluation_latents(run, doc: dict[str, Any], n: int, seed: int, data=None) -> torch.Tensor:
@@ -290,8 +308,9 @@ def evaluate_attributes(run, attfind_dir: str | Path, out_dir: str | Path, cfg: 
     out.mkdir(parents=True, exist_ok=True)
     doc, lists = load_attributes(attfind_dir)
     effects = load_effects(Path(attfind_dir) / "effects.npz")
+    requested, cfg = cfg.top_k, cap_top_k(cfg, lists, Path(attfind_dir) / "attributes.json")
     say = print if progress else (lambda *a, **k: None)
-    metrics: dict[str, Any] = {"top_k": cfg.top_k, "repeats": cfg.repeats, "source": doc.get("source"),
+    metrics: dict[str, Any] = {"top_k": cfg.top_k, "top_k_requested": requested, "repeats": cfg.repeats, "source": doc.get("source"),
                                "config": dataclasses.asdict(cfg), "flip_rate": {}}
     test_latents = evaluation_latents(run, doc, cfg.test_images, cfg.seed, data)
     repeats = min(cfg.repeats, len(test_latents))

@@ -15,7 +15,6 @@ and one animation per (attribute, image) as ``ATTFIND/gifs/attr{rank:02d}_img{j:
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 from dataclasses import dataclass
@@ -70,15 +69,9 @@ def _log(progress: bool, msg: str) -> None:
 
 
 def _read_json(path: Path, what: str, producer: str) -> dict[str, Any]:
-    if not path.is_file():
-        raise StylexError(f"{path} not found: {what} is written by `{producer}`")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise StylexError(f"{path} is not valid JSON ({exc}); rerun `{producer}`") from exc
-    if not isinstance(data, dict):
-        raise StylexError(f"{path} does not hold a JSON object; rerun `{producer}`")
-    return data
+    from ..paths import read_json_object
+
+    return read_json_object(path, producer)
 
 
 def _command_text(cmd: Any) -> str | None:

@@ -1,18 +1,22 @@
 """The user studies of the paper as static HTML pages (docs/METHOD.md section 8).
 
-**Classification study** (``index.html``): each question shows two animations of one attribute on two
+**Classification study** (``OUT/classification/index.html``): each question shows two animations of one attribute on two
 different images, then two candidate animations, A and B: the same attribute on a third image, and a
 different attribute. The participant picks the candidate that shows the same change (chance: 50%).
 The paper reports 0.983 +/- 0.037 accuracy (age), the replication 0.918 +/- 0.038 (61 people,
 18 questions: top-6 attributes x 3).
 
-**Verbal study** (``verbal.html``): each attribute's animations, with a text box to describe the change.
+**Verbal study** (``OUT/verbal/index.html``): each attribute's animations, with a text box to describe the change.
 
 Both pages are plain HTML + JavaScript, open from ``file://``, keep answers in the browser
-(``localStorage``) and export them as CSV (``participant_id,question_id,choice`` and
-``participant_id,item_id,description``). The answer key is written to a separate JSON file, by default
-next to (not inside) the study folder; the pages carry no attribute names, source file names or answers,
-and the GIFs are copied under neutral shuffled names.
+(``localStorage``) and export them as CSV (``participant_id,question_id,choice,study_id`` and
+``participant_id,item_id,description,study_id``); scoring refuses rows of another study. The two studies
+are separate hand-out folders. The answer key is written to a separate JSON file, by default next to (not
+inside) the study folder; the pages carry no attribute names, source file names or answers, and every GIF
+slot of every question has its own copy under a random name (with random bytes in a GIF comment), so
+that nothing links one question's files to another's. The study folder holds ``.stylex-user-study.json``,
+the list of what the build wrote: a rebuild replaces those files only, and a non-empty folder without it
+is refused, so a user's files are never overwritten or deleted.
 
 Scoring: accuracy per participant is correct / answered; the summary is mean +/- std over participants with
 ``ddof=0`` (population std, as a plain "+/-" over the people who took part).
@@ -24,16 +28,21 @@ import csv
 import html
 import json
 import random
-import shutil
+import secrets
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from ..atomic import atomic_path, write_json, write_text
 from ..errors import StylexError
 
 KEY_FORMAT = "stylex-user-study-key/1"
+MANIFEST_NAME = ".stylex-user-study.json"      # in the study folder: marks it as ours, lists what we wrote
+MANIFEST_FORMAT = "stylex-user-study-folder/1"
+HANDOUTS = ("classification", "verbal")        # one folder per study, each handed out on its own
 PAPER_ACCURACY = (0.983, 0.037)        # Lang et al. 2021, age classifier
 REPLICATION_ACCURACY = (0.918, 0.038)  # Bosch et al. 2022, 61 participants, 18 questions
 
@@ -61,12 +70,18 @@ def build_user_study(attribute_gifs: dict[str, Sequence[str | Path]], out_dir: s
                      questions_per_attribute: int = 3, num_attributes: int = 6, seed: int = 0,
                      key_path: str | Path | None = None, verbal_examples: int = 3,
                      title: str = "Which animation shows the same change?") -> UserStudyFiles:
-    """Write the classification and verbal study pages, the GIF copies and the answer key.
+    """Write the two hand-out folders (classification and verbal study), their GIF copies and the answer key.
+
+    Every GIF slot of every question (and of the verbal page) gets its own copy under a random name, with
+    random bytes in a GIF comment, so that neither names nor file contents link one question to another;
+    the two studies are separate folders, so the verbal page (grouped by attribute) gives nothing away.
 
     Args:
         attribute_gifs: attribute id -> animations of that attribute on different images (>= 3 each), in rank
             order (the first ``num_attributes`` are used).
-        out_dir: study folder (``index.html``, ``verbal.html``, ``gifs/``); hand this folder to participants.
+        out_dir: study folder: ``classification/`` and ``verbal/`` (hand out each as it is) and
+            ``.stylex-user-study.json`` (what this build wrote). Must be new, empty or an earlier
+            ``stylex user-study`` output, whose listed files alone are replaced.
         questions_per_attribute: questions per attribute (the replication used 3).
         num_attributes: attributes in the study (the replication used the top 6).
         seed: seed of image choice, distractors, A/B order and question order.
@@ -78,8 +93,8 @@ def build_user_study(attribute_gifs: dict[str, Sequence[str | Path]], out_dir: s
         :class:`UserStudyFiles`.
 
     Raises:
-        StylexError: fewer than 2 attributes, an attribute with fewer than 3 animations, a missing GIF, or a
-            key path inside ``out_dir``.
+        StylexError: fewer than 2 attributes, an attribute with fewer than 3 animations, a missing GIF, a key
+            path inside ``out_dir`` or holding another file, or an ``out_dir`` holding other files or the GIFs.
     """
     out = Path(out_dir).resolve()
     key = Path(key_path).resolve() if key_path is not None else default_key_path(out)
@@ -88,6 +103,44 @@ def build_user_study(attribute_gifs: dict[str, Sequence[str | Path]], out_dir: s
                           "choose a path outside it")
     if questions_per_attribute < 1 or num_attributes < 2:
         raise StylexError("the user study needs questions_per_attribute >= 1 and num_attributes >= 2")
+    attrs, gifs, notes = _check_gifs(attribute_gifs, num_attributes, out)
+    _check_key_path(key, out)
+    previous = _previous_outputs(out)
+
+    rng = random.Random(seed)
+    questions = _make_questions(attrs, gifs, questions_per_attribute, rng)
+    verbal_order = list(attrs)
+    rng.shuffle(verbal_order)
+    verbal = [{"attribute": a, "sources": [gifs[a][j] for j in sorted(rng.sample(range(len(gifs[a])),
+                                                                               min(verbal_examples, len(gifs[a]))))]}
+              for a in verbal_order]
+    for q in questions:   # one fresh name per slot: no file recurs across questions
+        q["files"] = {"examples": [_gif_name() for _ in q["examples"]], "candidates": {c: _gif_name() for c in "AB"}}
+    for i, v in enumerate(verbal):
+        v["id"], v["files"] = f"c{i + 1}", [_gif_name() for _ in v["sources"]]
+    for i, q in enumerate(questions):
+        q["id"] = f"q{i + 1:02d}"
+    study_id = secrets.token_hex(8)   # not from the seed: two studies built alike still differ
+
+    copies = [("classification", n, p) for q in questions for n, p in zip(q["files"]["examples"], q["examples"])]
+    copies += [("classification", q["files"]["candidates"][c], q["candidates"][c]) for q in questions for c in "AB"]
+    copies += [("verbal", n, p) for v in verbal for n, p in zip(v["files"], v["sources"])]
+    written = [f"{h}/{n}" for h, n, _ in copies] + [f"{h}/index.html" for h in HANDOUTS]
+    _remove_files(out, previous)
+    write_json(out / MANIFEST_NAME, {"format": MANIFEST_FORMAT, "study_id": study_id, "answer_key": str(key),
+                                     "files": written})   # first: an interrupted build can still be replaced
+    for handout, name, src in copies:
+        _copy_gif(src, out / handout / name)
+    write_json(key, _key_document(study_id, seed, out, questions_per_attribute, attrs, questions, verbal))
+    page = out / "classification" / "index.html"
+    write_text(page, _classification_page(title, study_id, questions))
+    verbal_page = out / "verbal" / "index.html"
+    write_text(verbal_page, _verbal_page(study_id, verbal))
+    return UserStudyFiles(page, verbal_page, key, len(questions), tuple(attrs), tuple(notes))
+
+
+def _check_gifs(attribute_gifs, num_attributes: int, out: Path):
+    """The attributes used, their animations as paths, and notes; every animation must exist outside ``out``."""
     notes = []
     attrs = list(attribute_gifs)[:num_attributes]
     if len(attrs) < num_attributes:
@@ -101,12 +154,19 @@ def build_user_study(attribute_gifs: dict[str, Sequence[str | Path]], out_dir: s
         for p in paths:
             if not p.is_file():
                 raise StylexError(f"animation {p} of attribute {a} does not exist")
+            if out in p.resolve().parents:
+                raise StylexError(f"animation {p} lies inside the study folder {out}: building there could "
+                                  "overwrite it; choose a study folder outside the AttFind output")
+    return attrs, gifs, notes
 
-    rng = random.Random(seed)
+
+def _make_questions(attrs: list[str], gifs: dict[str, list[Path]], per_attribute: int,
+                    rng: random.Random) -> list[dict]:
+    """The classification questions (two examples, a correct candidate and a distractor each), shuffled."""
     questions = []
     for a in attrs:
         others = [b for b in attrs if b != a]
-        for _ in range(questions_per_attribute):
+        for _ in range(per_attribute):
             shown = rng.sample(range(len(gifs[a])), 3)   # two examples + the correct candidate
             other = rng.choice(others)
             # The distractor shows a different attribute on an image not used in this question when possible,
@@ -121,55 +181,102 @@ def build_user_study(attribute_gifs: dict[str, Sequence[str | Path]], out_dir: s
                 "candidates": {"A": same if correct == "A" else diff, "B": diff if correct == "A" else same},
             })
     rng.shuffle(questions)
-    verbal_order = list(attrs)
-    rng.shuffle(verbal_order)
-    verbal = [{"attribute": a, "sources": [gifs[a][j] for j in sorted(rng.sample(range(len(gifs[a])),
-                                                                               min(verbal_examples, len(gifs[a]))))]}
-              for a in verbal_order]
+    return questions
 
-    # Neutral, shuffled file names: the name of a copy says nothing about its attribute or source.
-    sources = sorted({p for q in questions for p in [*q["examples"], *q["candidates"].values()]} |
-                     {p for v in verbal for p in v["sources"]})
-    rng.shuffle(sources)
-    gif_dir = out / "gifs"
-    if gif_dir.exists():
-        shutil.rmtree(gif_dir)  # a previous build's copies would otherwise linger under other names
-    gif_dir.mkdir(parents=True)
-    names = {}
-    for i, src in enumerate(sources):
-        names[src] = f"gifs/{i + 1:03d}.gif"
-        shutil.copyfile(src, out / names[src])
 
-    key_questions = []
-    for i, q in enumerate(questions):
-        qid = f"q{i + 1:02d}"
-        q["id"] = qid
-        key_questions.append({
-            "question_id": qid, "attribute": q["attribute"], "correct": q["correct"],
-            "distractor_attribute": q["distractor_attribute"],
-            "examples": [str(p) for p in q["examples"]],
-            "candidates": {k: str(p) for k, p in q["candidates"].items()},
-            "files": {"examples": [names[p] for p in q["examples"]],
-                      "candidates": {k: names[p] for k, p in q["candidates"].items()}},
-        })
-    key_verbal = []
-    for i, v in enumerate(verbal):
-        v["id"] = f"c{i + 1}"
-        key_verbal.append({"item_id": v["id"], "attribute": v["attribute"],
-                           "files": [names[p] for p in v["sources"]]})
-    study_id = f"{rng.getrandbits(48):012x}"
-    key.parent.mkdir(parents=True, exist_ok=True)
-    key.write_text(json.dumps({
-        "format": KEY_FORMAT, "study_id": study_id, "seed": seed, "study_dir": str(out),
-        "questions_per_attribute": questions_per_attribute, "attributes": attrs,
-        "questions": key_questions, "verbal": key_verbal,
-    }, indent=2) + "\n")
+def _key_document(study_id: str, seed: int, out: Path, per_attribute: int, attrs: list[str],
+                  questions: list[dict], verbal: list[dict]) -> dict:
+    """The answer key: sources, answers and the copies' names (relative to their hand-out folder)."""
+    key_questions = [{
+        "question_id": q["id"], "attribute": q["attribute"], "correct": q["correct"],
+        "distractor_attribute": q["distractor_attribute"],
+        "examples": [str(p) for p in q["examples"]],
+        "candidates": {k: str(p) for k, p in q["candidates"].items()},
+        "files": q["files"],
+    } for q in questions]
+    key_verbal = [{"item_id": v["id"], "attribute": v["attribute"], "sources": [str(p) for p in v["sources"]],
+                   "files": v["files"]} for v in verbal]
+    return {"format": KEY_FORMAT, "study_id": study_id, "seed": seed, "study_dir": str(out),
+            "handouts": {h: str(out / h) for h in HANDOUTS},
+            "questions_per_attribute": per_attribute, "attributes": attrs,
+            "questions": key_questions, "verbal": key_verbal}
 
-    page = out / "index.html"
-    page.write_text(_classification_page(title, study_id, questions, names), encoding="utf-8")
-    verbal_page = out / "verbal.html"
-    verbal_page.write_text(_verbal_page(study_id, verbal, names), encoding="utf-8")
-    return UserStudyFiles(page, verbal_page, key, len(questions), tuple(attrs), tuple(notes))
+
+# ----------------------------------------------------------------------------------------------------------
+# Files: never touch what a previous build did not write
+
+
+def _gif_name() -> str:
+    """A random file name for one GIF slot (random, not seeded: it must not be guessable from the seed)."""
+    return f"gifs/{secrets.token_hex(8)}.gif"
+
+
+def _copy_gif(src: Path, dst: Path) -> None:
+    """Copy an animation with a random-length random GIF comment after its header, so that no two copies
+    share their bytes or size (a checksum must not link two slots either)."""
+    data = src.read_bytes()
+    if data[:6] == b"GIF89a" and len(data) > 13:
+        packed = data[10]
+        start = 13 + (3 * 2 ** ((packed & 7) + 1) if packed & 0x80 else 0)   # after the global colour table
+        text = secrets.token_hex(4 + secrets.randbelow(24)).encode()
+        data = data[:start] + b"\x21\xfe" + bytes([len(text)]) + text + b"\x00" + data[start:]
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(dst) as tmp:
+        tmp.write_bytes(data)
+
+
+def _check_key_path(key: Path, out: Path) -> None:
+    """Refuse to overwrite a file at ``key`` that is not the answer key of a study in ``out``."""
+    if not key.exists():
+        return
+    try:
+        doc = json.loads(key.read_text())
+    except (OSError, ValueError):
+        doc = None
+    if not isinstance(doc, dict) or doc.get("format") != KEY_FORMAT:
+        raise StylexError(f"{key} exists and is not a stylex user-study answer key: nothing was changed; "
+                          "choose another key path with --key")
+    if doc.get("study_dir") != str(out):
+        raise StylexError(f"{key} is the answer key of the study in {doc.get('study_dir')}: nothing was changed; "
+                          "choose another key path with --key")
+
+
+def _previous_outputs(out: Path) -> list[Path]:
+    """The files an earlier build wrote into ``out`` (from its manifest).
+
+    Raises:
+        StylexError: ``out`` is a file, or a non-empty folder without a valid manifest (not ours).
+    """
+    if not out.exists():
+        return []
+    if not out.is_dir():
+        raise StylexError(f"study folder {out} is a file: give a new or empty folder")
+    manifest = out / MANIFEST_NAME
+    if not manifest.is_file():
+        if any(out.iterdir()):
+            raise StylexError(f"study folder {out} is not empty and was not written by `stylex user-study` (it has "
+                              f"no {MANIFEST_NAME}): nothing was changed; give a new or empty folder")
+        return []
+    try:
+        doc = json.loads(manifest.read_text())
+        files = [Path(f) for f in doc["files"]] if doc.get("format") == MANIFEST_FORMAT else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        files = None
+    if files is None or any(f.is_absolute() or ".." in f.parts for f in files):
+        raise StylexError(f"{manifest} is damaged: nothing was changed; give a new or empty study folder")
+    return [out / f for f in files]
+
+
+def _remove_files(out: Path, files: list[Path]) -> None:
+    """Delete ``files`` (an earlier build's), then the hand-out folders left empty; nothing else."""
+    for f in files:
+        f.unlink(missing_ok=True)
+    for handout in HANDOUTS:
+        for folder in (out / handout / "gifs", out / handout):
+            try:
+                folder.rmdir()
+            except OSError:   # absent, or holds files we did not write: keep them
+                pass
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -223,8 +330,8 @@ document.querySelectorAll("input[type=radio]").forEach(function (r) {
 });
 progress();
 document.getElementById("export").addEventListener("click", function () {
-  var p = pid(), lines = ["participant_id,question_id,choice"];
-  QUESTIONS.forEach(function (q) { lines.push([csvCell(p), q, answers[q] || ""].join(",")); });
+  var p = pid(), lines = ["participant_id,question_id,choice,study_id"];
+  QUESTIONS.forEach(function (q) { lines.push([csvCell(p), q, answers[q] || "", STUDY].join(",")); });
   download("answers_" + p.replace(/[^A-Za-z0-9_-]/g, "_") + ".csv", lines.join("\\n") + "\\n");
 });
 document.getElementById("clear").addEventListener("click", function () {
@@ -246,8 +353,8 @@ document.querySelectorAll("textarea").forEach(function (t) {
 });
 progress();
 document.getElementById("export").addEventListener("click", function () {
-  var p = pid(), lines = ["participant_id,item_id,description"];
-  ITEMS.forEach(function (i) { lines.push([csvCell(p), i, csvCell(texts[i] || "")].join(",")); });
+  var p = pid(), lines = ["participant_id,item_id,description,study_id"];
+  ITEMS.forEach(function (i) { lines.push([csvCell(p), i, csvCell(texts[i] || ""), STUDY].join(",")); });
   download("descriptions_" + p.replace(/[^A-Za-z0-9_-]/g, "_") + ".csv", lines.join("\\n") + "\\n");
 });
 document.getElementById("clear").addEventListener("click", function () {
@@ -258,7 +365,7 @@ document.getElementById("clear").addEventListener("click", function () {
 """
 
 
-def _page(title: str, intro: str, body: str, script: str) -> str:
+def _page(title: str, intro: str, body: str, script: str, study_id: str) -> str:
     e = html.escape
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
@@ -266,10 +373,10 @@ def _page(title: str, intro: str, body: str, script: str) -> str:
             "<div class=\"bar\"><label>Participant ID <input id=\"pid\" size=\"16\"></label>"
             "<button id=\"export\" type=\"button\">Export CSV</button>"
             "<button id=\"clear\" type=\"button\">Clear</button><span id=\"progress\"></span></div>\n"
-            f"{body}\n<script>{script}</script></body></html>\n")
+            f"{body}\n<p class=\"label\">study {e(study_id)}</p><script>{script}</script></body></html>\n")
 
 
-def _classification_page(title: str, study_id: str, questions: list[dict], names: dict[Path, str]) -> str:
+def _classification_page(title: str, study_id: str, questions: list[dict]) -> str:
     e = html.escape
     intro = ("<p>Each question shows two animations in which <b>the same change</b> is applied to two different "
              "images. Below them are two more animations, <b>A</b> and <b>B</b>. Pick the one that shows the same "
@@ -278,9 +385,9 @@ def _classification_page(title: str, study_id: str, questions: list[dict], names
     blocks = []
     for n, q in enumerate(questions):
         qid = q["id"]
-        ex = "".join(f'<img src="{e(names[p])}" alt="example {i + 1}">' for i, p in enumerate(q["examples"]))
+        ex = "".join(f'<img src="{e(name)}" alt="example {i + 1}">' for i, name in enumerate(q["files"]["examples"]))
         cands = "".join(
-            f'<label class="cand"><img src="{e(names[q["candidates"][c]])}" alt="candidate {c}">'
+            f'<label class="cand"><img src="{e(q["files"]["candidates"][c])}" alt="candidate {c}">'
             f'<span><input type="radio" name="{qid}" value="{c}"> {c}</span></label>' for c in "AB")
         blocks.append(f'<div class="q" id="{qid}"><h2>Question {n + 1} of {len(questions)}</h2>'
                       f'<div class="label">The same change on two images:</div><div class="row">{ex}</div>'
@@ -288,24 +395,24 @@ def _classification_page(title: str, study_id: str, questions: list[dict], names
     ids = json.dumps([q["id"] for q in questions])
     script = f"var STUDY = {json.dumps(study_id)}, PAGE = \"classification\", QUESTIONS = {ids};" \
              + _COMMON_JS + _CLASSIFICATION_JS
-    return _page(title, intro, "".join(blocks), script)
+    return _page(title, intro, "".join(blocks), script, study_id)
 
 
-def _verbal_page(study_id: str, verbal: list[dict], names: dict[Path, str]) -> str:
+def _verbal_page(study_id: str, verbal: list[dict]) -> str:
     e = html.escape
     intro = ("<p>Each group of animations shows one change applied to several images. Describe the change in a "
              "few words (for example: <i>the ears become pointed</i>). When you are done, enter your participant "
              "ID and press <b>Export CSV</b>, then send the downloaded file.</p>")
     blocks = []
     for n, v in enumerate(verbal):
-        imgs = "".join(f'<img src="{e(names[p])}" alt="change {n + 1}, image {i + 1}">'
-                       for i, p in enumerate(v["sources"]))
+        imgs = "".join(f'<img src="{e(name)}" alt="change {n + 1}, image {i + 1}">'
+                       for i, name in enumerate(v["files"]))
         blocks.append(f'<div class="q" id="{v["id"]}"><h2>Change {n + 1} of {len(verbal)}</h2>'
                       f'<div class="row">{imgs}</div><div class="label">What changes?</div>'
                       f'<textarea name="{v["id"]}" aria-label="description of change {n + 1}"></textarea></div>')
     ids = json.dumps([v["id"] for v in verbal])
     script = f"var STUDY = {json.dumps(study_id)}, PAGE = \"verbal\", ITEMS = {ids};" + _COMMON_JS + _VERBAL_JS
-    return _page("Describe each change", intro, "".join(blocks), script)
+    return _page("Describe each change", intro, "".join(blocks), script, study_id)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -326,7 +433,13 @@ def load_key(key_path: str | Path) -> dict:
     return key
 
 
-def _read_rows(path: Path, columns: tuple[str, str, str]) -> list[tuple[int, dict[str, str]]]:
+def _read_rows(path: Path, columns: tuple[str, str, str], key: dict,
+               key_path: str | Path) -> list[tuple[int, dict[str, str]]]:
+    """The rows of an exported CSV as ``(line, row)``; every row must carry the key's study id.
+
+    Raises:
+        StylexError: missing file or columns, or a row of another study (its ``study_id`` differs from the key's).
+    """
     if not path.is_file():
         raise StylexError(f"answer file not found: {path}")
     with open(path, newline="", encoding="utf-8-sig") as f:
@@ -334,8 +447,18 @@ def _read_rows(path: Path, columns: tuple[str, str, str]) -> list[tuple[int, dic
         missing = [c for c in columns if c not in (reader.fieldnames or [])]
         if missing:
             raise StylexError(f"{path} lacks the column(s) {', '.join(missing)}: expected a CSV exported from the "
-                              f"study page with header {','.join(columns)}")
-        return [(i + 2, row) for i, row in enumerate(reader)]
+                              f"study page with header {','.join(columns)},study_id")
+        rows = [(i + 2, row) for i, row in enumerate(reader)]
+    if "study_id" not in (reader.fieldnames or []):
+        warnings.warn(f"{path} has no study_id column (exported by an older stylex?): cannot check that it "
+                      f"answers the study of {key_path}")
+        return rows
+    for line, row in rows:
+        sid = (row["study_id"] or "").strip()
+        if sid != key.get("study_id"):
+            raise StylexError(f"{path}:{line}: answers of study {sid or '(none)'}, but {key_path} is the key of "
+                              f"study {key.get('study_id')}: score them with their own study's key")
+    return rows
 
 
 def score_user_study(key_path: str | Path, answer_csv_paths: Sequence[str | Path]) -> dict:
@@ -360,7 +483,7 @@ def score_user_study(key_path: str | Path, answer_csv_paths: Sequence[str | Path
     truth = {q["question_id"]: (q["attribute"], q["correct"]) for q in key["questions"]}
     answers: dict[str, dict[str, str]] = {}
     for path in map(Path, answer_csv_paths):
-        for line, row in _read_rows(path, ("participant_id", "question_id", "choice")):
+        for line, row in _read_rows(path, ("participant_id", "question_id", "choice"), key, key_path):
             choice = (row["choice"] or "").strip().upper()
             pid, qid = (row["participant_id"] or "").strip(), (row["question_id"] or "").strip()
             if not choice:
@@ -406,7 +529,7 @@ def collect_descriptions(key_path: str | Path, verbal_csv_paths: Sequence[str | 
     items = {v["item_id"]: v["attribute"] for v in key.get("verbal", [])}
     out: dict[str, list[str]] = {a: [] for a in key["attributes"]}
     for path in map(Path, verbal_csv_paths):
-        for line, row in _read_rows(path, ("participant_id", "item_id", "description")):
+        for line, row in _read_rows(path, ("participant_id", "item_id", "description"), key, key_path):
             item = (row["item_id"] or "").strip()
             if item not in items:
                 raise StylexError(f"{path}:{line}: item {item!r} is not in the answer key {key_path}")
