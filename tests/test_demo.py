@@ -17,6 +17,7 @@ def test_demo_quick_end_to_end(tmp_path, capsys, monkeypatch):
     printed = capsys.readouterr().out
     assert f"report: {out / 'report' / 'index.html'}" in printed
     assert "ground truth, attfind:" in printed
+    assert "QUICK DEMO: a smoke test" in printed and "mean nothing about the method" in printed
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["flip_rate"]) == {"attfind", "wu", "random"}
     assert {"attfind", "wu", "random"} <= set(metrics["ground_truth"])

@@ -203,3 +203,40 @@ def test_evaluate_on_data_with_other_classes_leaves_accuracy_out(attfind_dir, ti
         m = evaluate_attributes(run, attfind_dir, tmp_path / "eval", cfg, data=data, lpips=None, progress=False)
     rec = m["reconstruction"]
     assert "class_agreement" in rec and "accuracy_orig" not in rec and rec["n_images"] == 4
+
+
+def test_trust_warnings_name_generic_reconstructions_and_disagreement():
+    from stylex.explain.pipeline import trust_warnings
+
+    assert trust_warnings({"identity_top1": 0.9, "identity_images": 100, "balanced_agreement": 0.97}) == []
+    generic = trust_warnings({"identity_top1": 0.05, "identity_images": 100, "balanced_agreement": 0.97})
+    assert len(generic) == 1 and "do not identify their originals" in generic[0] and "5%" in generic[0]
+    both = trust_warnings({"identity_top1": 0.05, "identity_images": 100, "balanced_agreement": 0.6})
+    assert len(both) == 2 and "disagrees" in both[1]
+
+
+def test_data_paths_are_stored_absolute(tmp_path, monkeypatch):
+    """A run records where its data is from any working directory (report/evaluate run elsewhere)."""
+    import argparse
+
+    from stylex.commands.common import add_data_arguments, data_spec_from_args
+
+    (tmp_path / "faces").mkdir()
+    (tmp_path / "faces" / "labels.csv").write_text("file,age\n")
+    monkeypatch.chdir(tmp_path)
+    p = argparse.ArgumentParser()
+    add_data_arguments(p)
+    args = p.parse_args(["--data", "faces", "--csv-file", "faces/labels.csv", "--filename-column", "file"])
+    spec = data_spec_from_args(args, resolution=32)
+    assert spec.path == str(tmp_path / "faces") and spec.csv_file == str(tmp_path / "faces" / "labels.csv")
+    assert spec.filename_column == "file"
+
+
+def test_a_moved_data_set_is_named_with_what_to_do(tiny_run, tmp_path):
+    import dataclasses
+
+    run = load_run(tiny_run)
+    run.config = dataclasses.replace(run.config, data=dataclasses.replace(run.config.data, format="images",
+                                                                           path=str(tmp_path / "gone")))
+    with pytest.raises(StylexError, match="is not there: move it back or edit that path"):
+        run.dataset("val")

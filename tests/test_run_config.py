@@ -54,6 +54,7 @@ def test_first_layout_converts_and_stores_each_value_once():
     # options added after the first layout take values that keep an old run's training as it was
     added = {k: new["train"].pop(k) for k in AFTER_LAYOUT_1}
     assert added["augment"] == "none" and added["warmup_kimg"] == 0
+    assert new["data"].pop("allow_singleton_classes") is False     # a data option added after the first layout
     # the test's writer of the first layout writes what stylex wrote then
     assert as_layout_1(new) == old
 

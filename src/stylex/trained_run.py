@@ -124,6 +124,10 @@ class Run:
     def dataset(self, split: str = "val", data: DataSpec | None = None):
         """The run's data set (or ``data``) at the run's resolution, for the given split."""
         spec = data or self.data_spec
+        if data is None and spec.path is not None and not Path(spec.path).expanduser().exists():
+            raise StylexError(f"the data this run was trained on, {spec.path} (data.path in "
+                              f"{self.dir / 'config.json'}), is not there: move it back or edit that path; "
+                              "`stylex attfind` and `stylex evaluate` also take --data for another copy")
         return open_dataset(dataclasses.replace(spec, split=split, resolution=self.resolution),
                             progress=self.progress)
 

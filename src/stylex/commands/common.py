@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from . import defaults_from
 
@@ -18,7 +19,9 @@ def add_data_arguments(p: argparse.ArgumentParser, required: bool = True) -> Non
     p.add_argument("--format", default=d("format"), choices=FORMATS, help="data format (auto-detected by default)")
     p.add_argument("--attribute", help="CelebA attribute name (e.g. Young), the CSV label column, or for FFHQ "
                    "age<T (e.g. 'age<30'), gender or glasses")
-    p.add_argument("--csv-file", help="csv format: the file mapping image names to labels")
+    p.add_argument("--csv-file", help="csv format: the file mapping image names to labels (relative to --data "
+                   "unless it exists as given; default: the only *.csv in --data)")
+    p.add_argument("--filename-column", help="csv format: the column of image file names (default: the first)")
     p.add_argument("--classes", help="keep only these classes, comma-separated (e.g. cat,dog of AFHQ's "
                    "cat/dog/wild)")
     p.add_argument("--allow-singleton-classes", action="store_true",
@@ -35,15 +38,20 @@ def data_spec_from_args(args: argparse.Namespace, resolution: int, split: str = 
     from ..data import DataSpec
 
     synthetic = args.data == "synthetic" or args.format == "synthetic"
+    csv_file = args.csv_file
+    if csv_file and Path(csv_file).expanduser().exists():
+        csv_file = str(Path(csv_file).expanduser().resolve())
+    # absolute paths: the run's config.json then works from any working directory
     return DataSpec(
-        path=None if synthetic else args.data,
+        path=None if synthetic else str(Path(args.data).expanduser().resolve()),
         format="synthetic" if synthetic else args.format,
         attribute=args.attribute,
         split=split,
         resolution=resolution,
         skip_bad_images=args.skip_bad_images,
         allow_singleton_classes=args.allow_singleton_classes,
-        csv_file=args.csv_file,
+        csv_file=csv_file,
+        filename_column=args.filename_column,
         classes=args.classes,
         synthetic_size=args.synthetic_size,
         synthetic_seed=args.synthetic_seed,

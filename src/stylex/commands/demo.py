@@ -24,6 +24,9 @@ def execute(args) -> int:
 
     s = make_demo(args.out, quick=args.quick, device=args.device, progress=not args.no_progress)
     print()
+    if args.quick:
+        print("QUICK DEMO: a smoke test that every stage of the pipeline runs (a 0.25 kimg generator); its numbers "
+              "below mean nothing about the method. Run `stylex demo` for the real result.")
     print(f"classifier balanced accuracy (val): {s['classifier_val_balanced_accuracy']:.3f}")
     print("flip rate (top-10): " + ", ".join(
         f"{k} {v:.3f}" for k, v in s["flip_rate"].items() if v is not None))

@@ -77,6 +77,7 @@ def execute(args) -> int:
     from ..training.loop import train
 
     if args.resume:
+        refuse_run_changes(args)     # options a resume would ignore are named first
         check_run_config(args.out)  # a damaged config.json is named
     check_output_dir(args.out)  # before any work: a file or a read-only place fails now, not at the checkpoint
     cfg = _resumed_config(args) if args.resume else _new_config(args)
