@@ -444,6 +444,21 @@ def _refuse_singleton_classes(counts: Counter, class_names: list[str], csv_path:
                       "--allow-singleton-classes to keep such classes")
 
 
+def _read_csv_table(csv_path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """The header's column names and the rows (stripped) of a CSV file; the delimiter is sniffed."""
+    with open(csv_path, newline="", encoding="utf-8-sig") as fh:
+        sample = fh.read(4096)
+        fh.seek(0)
+        try:
+            dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
+        except csv.Error:
+            dialect = csv.excel
+        reader = csv.DictReader(fh, dialect=dialect)
+        columns = [c.strip() for c in (reader.fieldnames or [])]
+        rows = [{(k or "").strip(): (v or "").strip() for k, v in r.items()} for r in reader]
+    return columns, rows
+
+
 def _csv(spec: DataSpec, root: Path) -> Listing:
     if root.is_file():                       # --data points at the CSV itself
         csv_path, root = root, root.parent
@@ -460,16 +475,7 @@ def _csv(spec: DataSpec, root: Path) -> Listing:
             raise StylexError(f"{root} has {what}: pass the label file with --csv-file")
         csv_path = found[0]
     csv_path = csv_path.resolve()
-    with open(csv_path, newline="", encoding="utf-8-sig") as fh:
-        sample = fh.read(4096)
-        fh.seek(0)
-        try:
-            dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
-        except csv.Error:
-            dialect = csv.excel
-        reader = csv.DictReader(fh, dialect=dialect)
-        columns = [c.strip() for c in (reader.fieldnames or [])]
-        rows = [{(k or "").strip(): (v or "").strip() for k, v in r.items()} for r in reader]
+    columns, rows = _read_csv_table(csv_path)
     if len(columns) < 2:
         raise StylexError(f"{csv_path} needs a header row with a file-name column and a label column")
     fcol = spec.filename_column or columns[0]
