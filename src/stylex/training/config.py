@@ -178,7 +178,7 @@ PRESETS: dict[str, TrainConfig] = {
                                             channel_base=2048, channel_max=64), batch_size=16, kimg=60.0, lr_g=0.002,
         lr_e=0.002, lr_d=0.002, ema_kimg=1.0, ema_rampup=0.05, tick_kimg=1.0,
         snapshot_ticks=2, sample_ticks=2,
-        # Reconstruction first: 10 kimg of encoder warm-up (no D: about twice as fast per image), then the full
+        # Reconstruction first: 10 kimg of encoder warm-up (no D: faster per image), then the full
         # objective with L1 and LPIPS at weight 1 (the paper's 0.1 left generic reconstructions at this budget:
         # RESULTS.md, "old vs new recipe"); ADA adapts quickly enough for a run of tens of kimg.
         warmup_kimg=10.0, ada_kimg=20.0,
