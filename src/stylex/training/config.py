@@ -179,8 +179,8 @@ PRESETS: dict[str, TrainConfig] = {
         lr_e=0.002, lr_d=0.002, ema_kimg=1.0, ema_rampup=0.05, tick_kimg=1.0,
         snapshot_ticks=2, sample_ticks=2,
         # Reconstruction first: 10 kimg of encoder warm-up (no D: faster per image), then the full
-        # objective with L1 and LPIPS at weight 1 (the paper's 0.1 left generic reconstructions at this budget:
-        # RESULTS.md, "old vs new recipe"); ADA adapts quickly enough for a run of tens of kimg.
+        # objective with L1 and LPIPS at weight 1 (the former 1.0 / 0.1 reconstructed worse at equal wall time:
+        # RESULTS.md, "Fidelity and realism"); ADA adapts quickly enough for a run of tens of kimg.
         warmup_kimg=10.0, ada_kimg=20.0,
         # no path-length regularisation at 32 px, as NVlabs' 32 px (CIFAR) setting; it also costs time
         losses=LossWeights(rec_l1=1.0, rec_lpips=1.0, pl_weight=0.0),
