@@ -10,7 +10,7 @@ import json
 import re
 from pathlib import Path
 
-from . import add_parser
+from . import add_parser, defaults_from
 
 GIF_PATTERN = re.compile(r"^attr(\d+)_img(\d+)\.gif$")
 
@@ -28,9 +28,11 @@ def register(subparsers) -> None:
     b.add_argument("--attfind", help="AttFind output folder holding gifs/attr{rank:02d}_img{j:02d}.gif")
     b.add_argument("--out", help="study folder to write (give its classification/ and verbal/ folders to "
                                  "participants)")
-    b.add_argument("--questions-per-attribute", type=int, default=3, help="questions per attribute")
-    b.add_argument("--attributes", type=int, default=6, help="top attributes to include")
-    b.add_argument("--seed", type=int, default=0, help="seed of image, distractor and order choices")
+    d = defaults_from("stylex.report.userstudy:build_user_study")
+    b.add_argument("--questions-per-attribute", type=int, default=d("questions_per_attribute"),
+                   help="questions per attribute")
+    b.add_argument("--attributes", type=int, default=d("num_attributes"), help="top attributes to include")
+    b.add_argument("--seed", type=int, default=d("seed"), help="seed of image, distractor and order choices")
     b.add_argument("--run", help="StylEx run directory: render the animations (with `stylex report` into "
                                  "ATTFIND/report) when ATTFIND/gifs has none")
     s = p.add_argument_group("score")
