@@ -73,14 +73,13 @@ def refuse_run_changes(args) -> None:
 def execute(args) -> int:
     from ..data import DataSpec
     from ..errors import StylexError
-    from ..paths import check_output_dir, check_run_config
+    from ..paths import check_output_dir
     from ..training.loop import train
 
     if args.resume:
         refuse_run_changes(args)     # options a resume would ignore are named first
-        check_run_config(args.out)  # a damaged config.json is named
     check_output_dir(args.out)  # before any work: a file or a read-only place fails now, not at the checkpoint
-    cfg = _resumed_config(args) if args.resume else _new_config(args)
+    cfg = _resumed_config(args) if args.resume else _new_config(args)   # reading config.json names any damage
     if args.data is None and not args.resume:
         raise StylexError("--data is required (a data folder, or `synthetic`)")
     if args.classifier is None and not args.resume:
@@ -123,7 +122,6 @@ def _resumed_config(args):
 
     from ..training.config import read_run_config
 
-    refuse_run_changes(args)
     stored = read_run_config(Path(args.out)).train
     return dataclasses.replace(stored, kimg=stored.kimg if args.kimg is None else args.kimg,
                                device=stored.device if args.device is None else args.device).validate()

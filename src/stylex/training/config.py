@@ -10,7 +10,6 @@ once; :func:`read_run_config` also reads the layout written before version 2 (se
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from ..atomic import write_json
 from ..data.formats import DataSpec
 from ..errors import StylexError
 from ..models.config import NetworkConfig
+from ..paths import check_run_config
 from .augment import parse_augment
 
 
@@ -297,12 +297,7 @@ def write_run_config(run_dir: Path, config: RunConfig) -> None:
 def read_run_config(run_dir: str | Path) -> RunConfig:
     """Read ``run_dir/config.json`` (either layout)."""
     path = Path(run_dir) / RUN_CONFIG_NAME
-    if not path.is_file():
-        raise StylexError(f"{run_dir} is not a StylEx run directory (no config.json); train one with `stylex train`")
-    try:
-        doc = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise StylexError(f"{path} is not valid JSON ({exc}); the run directory is damaged") from None
+    doc = check_run_config(run_dir)   # missing, not JSON, or a wrong outline: named, never a traceback
     try:
         return RunConfig.from_dict(doc)
     except (KeyError, TypeError, AttributeError) as exc:
