@@ -31,7 +31,11 @@ def register(subparsers) -> None:
     p.add_argument("--l1-weight", type=float, help="weight of L1(x, x') on the encoder path")
     p.add_argument("--adv-weight", type=float, help="weight of the generator's adversarial terms")
     p.add_argument("--warmup-kimg", type=float,
-                   help="encoder warm-up: the first N kimg train on reconstruction + classifier KL only")
+                   help="encoder warm-up: the first N kimg train E and G on the reconstruction terms only")
+    p.add_argument("--rampup-kimg", type=float,
+                   help="after the warm-up, raise the adversarial and classifier-KL weights from 0 over N kimg")
+    p.add_argument("--beta1-rec", type=float,
+                   help="Adam beta1 of the encoder, and of the generator during the warm-up")
     p.add_argument("--augment",
                    help="augmentation of what D sees: ada | fixed:P | none | auto (ada below 30k images)")
     p.add_argument("--ada-target", type=float, help="ADA's target for E[sign(D(real))]")
@@ -107,7 +111,7 @@ def _new_config(args):
         resolution=args.resolution, lr_g=lr, lr_e=lr, lr_d=lr, paths=args.paths,
         mapping_every=args.mapping_every, rec_lpips_weight=args.lpips_weight, lpips_net=args.lpips_net,
         lpips_weights=args.lpips_weights, rec_l1_weight=args.l1_weight, adv_weight=args.adv_weight,
-        warmup_kimg=args.warmup_kimg, augment=args.augment, ada_target=args.ada_target,
+        warmup_kimg=args.warmup_kimg, rampup_kimg=args.rampup_kimg, beta1_rec=args.beta1_rec, augment=args.augment, ada_target=args.ada_target,
         fidelity_images=args.fidelity_images,
         r1_gamma=args.r1_gamma, pl_weight=args.pl_weight, ema_kimg=args.ema_kimg, tick_kimg=args.tick_kimg,
         snapshot_ticks=args.snapshot_ticks, seed=args.seed, device=args.device, precision=args.precision,
