@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import Default, add_parser
+from . import Default, PresetDefault, add_parser
 from .common import add_data_arguments, data_spec_from_args
 
 
@@ -18,8 +18,8 @@ def register(subparsers) -> None:
                    help="starting configuration; the options below override it")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--kimg", type=float,
-                   help="length in thousands of images (default: the preset's; with --resume: the run's own, "
-                        "so pass it only to extend the run)")
+                   help="length in thousands of images (with --resume: the run's own, so pass it only to extend "
+                        "the run)")
     p.add_argument("--batch", type=int, dest="batch_size", help="images per step over all processes")
     p.add_argument("--batch-gpu", type=int, help="images per forward pass and process (gradient accumulation)")
     p.add_argument("--resolution", type=int, help="image size (power of two, 32..256)")
@@ -42,21 +42,38 @@ def register(subparsers) -> None:
     p.add_argument("--fidelity-images", type=int,
                    help="held-out images whose LPIPS and identity are logged at sample ticks (0: off)")
     p.add_argument("--lpips-net", choices=["alex", "vgg"], help="LPIPS trunk of the perceptual term")
-    p.add_argument("--lpips-weights", help="explicit LPIPS weight file or folder")
+    p.add_argument("--lpips-weights", help="explicit LPIPS weight file or folder (unset: searched offline)")
     p.add_argument("--r1-gamma", type=float, help="R1 penalty weight")
     p.add_argument("--pl-weight", type=float, help="path-length regularisation weight (0 turns it off)")
     p.add_argument("--ema-kimg", type=float, help="EMA half-life in kimg")
     p.add_argument("--tick-kimg", type=float, help="kimg between progress lines / stats rows")
     p.add_argument("--snapshot-ticks", type=int, help="ticks between checkpoints")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=int, help="seed of initialisation, data order, noise and augmentation")
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--precision", choices=["auto", "bf16", "fp32"])
+    p.add_argument("--precision", choices=["auto", "bf16", "fp32"],
+                   help="training arithmetic (auto: bf16 autocast on CUDA, fp32 on the CPU)")
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile the networks")
     p.add_argument("--max-minutes", type=float,
                    help="stop at the first tick after this many minutes of wall time, with a checkpoint; "
                         "continue later with --resume (for machines that limit a command's time)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    for action in p._actions:                   # --help shows what each preset fills in, not "None"
+        if action.default is None and action.dest in PRESET_FIELDS:
+            action.default = PresetDefault(PRESET_FIELDS[action.dest])
     p.set_defaults(func=execute, option_names={a.dest: a.option_strings[0] for a in p._actions if a.option_strings})
+
+
+# Options the preset fills in, by the TrainConfig attribute they set.
+PRESET_FIELDS = {
+    "kimg": "kimg", "batch_size": "batch_size", "batch_gpu": "batch_gpu", "resolution": "network.resolution",
+    "lr": "lr_g", "paths": "paths", "mapping_every": "mapping_every", "lpips_weight": "losses.rec_lpips",
+    "l1_weight": "losses.rec_l1", "adv_weight": "losses.adv", "warmup_kimg": "warmup_kimg",
+    "rampup_kimg": "rampup_kimg", "beta1_rec": "beta1_rec", "augment": "augment", "ada_target": "ada_target",
+    "fidelity_images": "fidelity_images", "lpips_net": "lpips_net",
+    "r1_gamma": "losses.r1_gamma", "pl_weight": "losses.pl_weight", "ema_kimg": "ema_kimg",
+    "tick_kimg": "tick_kimg", "snapshot_ticks": "snapshot_ticks", "seed": "seed", "device": "device",
+    "precision": "precision", "compile": "compile",
+}
 
 
 # What --resume may change: the run's length, this sitting's time budget, the device and the progress bar.
