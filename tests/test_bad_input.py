@@ -295,7 +295,7 @@ CASES = [
     ("d13-damaged-checkpoint", d13_damaged_checkpoint, 2,
      "checkpoint.pt is damaged (truncated or corrupt"),
     ("d13-damaged-checkpoint-without-fallback", d13_damaged_checkpoint_without_fallback, 2,
-     "no earlier checkpoint is kept"),
+     "No earlier checkpoint is kept"),
     ("d14-answers-of-another-study", d14_answers_of_another_study, 2, "score them with their own study's key"),
     ("d15-celeba-without-header", d15_celeba_without_header, 2, "header line of attribute names is missing"),
 ]

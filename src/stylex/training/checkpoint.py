@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,9 @@ def safe_load(path: str | os.PathLike, map_location: str | torch.device = "cpu")
     if not path.is_file():
         raise StylexError(f"checkpoint {path} does not exist")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():      # torch's notes on a damaged file would precede the one-line error
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises several types for corrupt or unsafe files
         raise StylexError(f"checkpoint {path} {load_failure(exc)}") from None
 

@@ -275,11 +275,11 @@ def _load_for_resume(out: Path, path: Path) -> dict[str, Any]:
     except StylexError as exc:
         prev = out / PREVIOUS_NAME
         if path.name != CHECKPOINT_NAME or not prev.is_file():
-            hint = "no earlier checkpoint is kept: train the run again with another --out"
+            hint = "No earlier checkpoint is kept: train the run again with another --out"
         elif (ck := _loads(prev)) is None:
-            hint = f"the previous checkpoint {prev} is damaged too: train the run again with another --out"
+            hint = f"The previous checkpoint {prev} is damaged too: train the run again with another --out"
         else:
-            hint = (f"the previous checkpoint {prev} (kimg {ck['counters']['cur_nimg'] / 1000:g}) loads: continue "
+            hint = (f"The previous checkpoint {prev} (kimg {ck['counters']['cur_nimg'] / 1000:g}) loads: continue "
                     f"from it with `stylex train --out {out} --resume-from {PREVIOUS_NAME}`")
         raise StylexError(f"{exc}; nothing in {out} was changed. {hint}") from None
 

@@ -151,8 +151,10 @@ def repair_stats(out: Path, last_step: int) -> list[str]:
     kept = [line for line, row in rows if row is not None and row["step"] <= last_step]
     if bad:
         said.append(f"{bad} line(s) that are not statistics rows")
-    if later:
+    if later and last_step:
         said.append(f"{later} row(s) logged after the checkpoint (step {last_step}), which the resumed run logs again")
+    elif later:
+        said.append(f"{later} row(s) of the attempt that stopped before its first checkpoint")
     if said:
         write_text(path, "".join(line + "\n" for line in kept))
     return said
