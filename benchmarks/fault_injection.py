@@ -133,6 +133,8 @@ def one_sitting(cmd: list[str], run: Path, env: dict, sig: int | None, rng: rand
     record["rc"] = proc.returncode
     record["error"] = [line for line in err.splitlines() if "error" in line or "Traceback" in line][-3:]
     record["clean_stop"] = "interrupted at kimg" in err
+    record["repaired_stats"] = "stats.jsonl: dropped" in err
+    record["started_again"] = "starts again from the beginning" in err
     return record
 
 
@@ -185,6 +187,8 @@ def summarise(records: list[dict], straight: Path, run: Path) -> dict:
         "kills_ended_as_expected": sum(r["rc"] in ok_rc[r["signal"]] and not r["error"] for r in killed),
         "resumes": len(resumed),
         "resumes_without_error": sum(not r["error"] for r in resumed),
+        "resumes_that_repaired_stats": sum(r["repaired_stats"] for r in resumed),
+        "resumes_without_checkpoint_started_again": sum(r["started_again"] for r in resumed),
         "checkpoint_never_went_back": all(b >= a for a, b in zip(done, done[1:])),
         "final_rc": final["rc"],
         "second_train_refused": any(r.get("second_refused") for r in records),
