@@ -194,11 +194,13 @@ def summarise(records: list[dict], straight: Path, run: Path) -> dict:
         "second_train_refused": any(r.get("second_refused") for r in records),
         "bit_identical": final["rc"] == 0 and same_weights(straight, run),
         "stats_identical": rows(straight) == rows(run),
+        "files_left_behind": sorted(p.name for p in run.iterdir() if p.name.startswith(".") or p.name == "run.lock"),
     }
     summary["passed"] = (summary["kills_ended_as_expected"] == summary["kills"]
                          and summary["resumes_without_error"] == summary["resumes"]
                          and summary["checkpoint_never_went_back"] and summary["second_train_refused"]
-                         and summary["bit_identical"] and summary["stats_identical"])
+                         and summary["bit_identical"] and summary["stats_identical"]
+                         and not summary["files_left_behind"])
     return summary
 
 

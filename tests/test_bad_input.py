@@ -386,11 +386,17 @@ def test_hand_outs_do_not_link_questions(tmp_path):
 
 
 def test_resume_repairs_stats_to_the_checkpoint(tmp_path, request):
-    """Defect 12: after the repairs every line is a row, each tick once, in order (torn line and late row gone)."""
+    """Defect 12: after the repairs every line is a row, each tick once, in order (torn line and late row gone);
+    the half-written checkpoint a killed run left is removed, another command's temporary file is not."""
     argv = _resume_with_stats(tmp_path, request, json.dumps({"tick": 2, "kimg": 0.016, "step": 4}) + '\n{"tick": 3')
+    run = tmp_path / "run"
+    stale, other = run / f".checkpoint.pt.{'a' * 32}.tmp", run / f".factor_probe.pt.{'b' * 32}.tmp"
+    stale.write_bytes(b"half")
+    other.write_bytes(b"in use")
     assert main(argv) == 0
-    rows = [json.loads(line) for line in (tmp_path / "run" / "stats.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
     assert [(r["tick"], r["step"]) for r in rows] == [(1, 2), (2, 4)] and "G_rec_l1" in rows[1]
+    assert not stale.exists() and other.exists()
 
 
 def test_resume_of_a_run_without_checkpoint_starts_it_again(tmp_path, request, capsys):

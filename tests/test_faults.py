@@ -28,4 +28,5 @@ def test_killed_and_resumed_run_ends_as_an_uninterrupted_one(tmp_path):
     assert s["kills_ended_as_expected"] == 10 and s["resumes_without_error"] == s["resumes"] >= 9, log
     assert s["checkpoint_never_went_back"] and s["second_train_refused"], log
     assert s["final_rc"] == 0 and s["bit_identical"] and s["stats_identical"], log
+    assert s["files_left_behind"] == [], log          # no lock file, no half-written checkpoint
     assert s["passed"] and p.returncode == 0, log

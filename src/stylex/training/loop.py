@@ -525,8 +525,8 @@ class TrainingSession:
                         self.stop_at_step_end(stop.signum, bar)
         except KeyboardInterrupt as exc:
             if info.is_main and not isinstance(exc, Stopped):
-                print(f"stopped at once (kimg {self.counters.cur_nimg / 1000:.3f}) without a checkpoint; "
-                      f"{self.ckpt_path} is the last one", file=sys.stderr)
+                print(f"stopped at once (kimg {self.counters.cur_nimg / 1000:.3f}) without writing a checkpoint: "
+                      f"the last one written, if any, stays in {self.ckpt_path}", file=sys.stderr)
             raise
         finally:
             bar.close()
@@ -544,7 +544,8 @@ class TrainingSession:
         if self.info.is_main:
             what = (f"checkpoint written to {self.ckpt_path}" if saved else
                     f"no checkpoint while steps are failing: {self.ckpt_path} is the last good one")
-            print(f"interrupted at kimg {self.counters.cur_nimg / 1000:.3f} (signal {signum}), at the end of a step: "
+            print(f"interrupted at kimg {self.counters.cur_nimg / 1000:.3f} ({signal.Signals(signum).name}), at the end "
+                  f"of a step: "
                   f"{what}; continue with `stylex train --out {self.out} --resume`", file=sys.stderr)
         raise Stopped(f"signal {signum}")
 

@@ -24,8 +24,9 @@ from .checkpoint import CHECKPOINT_NAME, PREVIOUS_NAME
 
 LOCK_NAME = "run.lock"
 STATS_NAME = "stats.jsonl"
-# temporary files of stylex.atomic (".NAME.<32 hex>.SUFFIX"), left behind only by a killed process
-_ATOMIC_TEMP = re.compile(r"^\..+\.[0-9a-f]{32}\.\w+$")
+# temporary files of stylex.atomic (".NAME.<32 hex>.tmp") of the files `stylex train` writes, left behind only by a
+# killed process (other commands' temporary files in the folder are not touched)
+_ATOMIC_TEMP = re.compile(r"^\.(checkpoint(\.prev)?\.pt|config\.json|classifier\.pt)\.[0-9a-f]{32}\.tmp$")
 
 
 class RunLock:
