@@ -95,7 +95,8 @@ def make_run(w: Path) -> tuple[Path, Path]:
 
 
 def cases(w: Path, run: Path, af: Path):
-    """(name, argv, expected exit code, untouched paths); each case prepares its inputs under ``w/name``."""
+    """(name, argv, expected exit code, untouched paths[, what stderr must say]); each case prepares its inputs
+    under ``w/name``."""
     def fresh(name: str) -> Path:
         d = w / name
         d.mkdir()
@@ -187,6 +188,7 @@ def cases(w: Path, run: Path, af: Path):
         2, [d / "b"]
     yield "CSV label 'one', kept with --allow-singleton-classes", \
         ["data", "--data", d / "a", "--allow-singleton-classes"], 0, [d / "a"]
+    yield from train_cases(w, run, copy, fresh)
     d = fresh("c15")
     yield "CelebA attribute file without its names line", \
         ["data", "--data", celeba(d / "a", "4\n"), "--attribute", "Young"], 2, []
@@ -194,6 +196,68 @@ def cases(w: Path, run: Path, af: Path):
         ["data", "--data", celeba(d / "b", "Male Young\n"), "--attribute", "Young"], 2, []
     yield "CelebA attribute file without both header lines", \
         ["data", "--data", celeba(d / "c", ""), "--attribute", "Young"], 2, []
+
+
+def hold(run: Path) -> subprocess.Popen:
+    """Another process holding the run folder, as a running `stylex train` does (until killed)."""
+    code = ("import sys, time; from stylex.training.run_dir import RunLock; "
+            "RunLock(sys.argv[1], ['stylex', 'train', '--out', sys.argv[1]]).__enter__(); print('held', flush=True); "
+            "time.sleep(600)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(run)], stdout=subprocess.PIPE, text=True)
+    proc.stdout.readline()
+    return proc
+
+
+def train_cases(w: Path, run: Path, copy, fresh):
+    """Mistakes and damage around `stylex train` run folders (defects 3, 5, 12, 13)."""
+    syn = ["train", "--data", "synthetic", "--synthetic-size", "120", "--classifier", run / "classifier.pt", "--preset", "tiny",
+           "--kimg", "0.008", "--lpips-weight", "0", *CPU]
+    d = fresh("c03-train")
+    r = copy(run, d / "run")
+    holder = hold(r)
+    yield "train --resume on a folder another process trains in", \
+        ["train", "--resume", "--out", r, "--kimg", "0.016", *CPU], 2, [r], f"(process {holder.pid},"
+    yield "train (new run) on a folder another process trains in", [*syn, "--out", r], 2, [r], "is in use by"
+    holder.kill()
+    holder.wait()
+    yield "train --batch 100000 on 360 images", ["train", "--data", "synthetic", "--synthetic-size", "360",
+                                                  "--classifier", run / "classifier.pt", "--out", d / "big", "--preset",
+                                                  "tiny", "--batch", "100000", *CPU], 2, [d], "--batch 100000"
+    d = fresh("c12")
+    r = copy(run, d / "dead")
+    (r / "checkpoint.pt").unlink()
+    yield "train (new run) over a run that died before its first checkpoint", [*syn, "--out", r], 2, [r], "--resume"
+    yield "train --resume of a run that died before its first checkpoint (trained again)", \
+        ["train", "--resume", "--out", r, *CPU], 0, [], "starts again from the beginning"
+    yield "train (new run) over a finished run", [*syn, "--out", run], 2, [run], "already holds a run"
+    for what, tail, said in [("a torn last line", '{"tick": 2, "kimg', "torn last line"),
+                             ("a row after the checkpoint", '{"tick": 2, "kimg": 0.016, "step": 4}\n', "after the checkpoint"),
+                             ("a line that is not JSON", "not json\n", "not statistics rows")]:
+        r = copy(run, d / what.replace(" ", "-"))
+        with open(r / "stats.jsonl", "a") as f:
+            f.write(tail)
+        yield f"train --resume with {what} in stats.jsonl (repaired)", \
+            ["train", "--resume", "--out", r, "--kimg", "0.016", *CPU], 0, [], said
+    d = fresh("c13")
+    for what, damage in [("truncated", truncate), ("empty", lambda p: p.write_bytes(b"")),
+                         ("not a checkpoint", lambda p: p.write_bytes(b"\x80\x04K\x01."))]:
+        r = copy(run, d / what.replace(" ", "-"))
+        shutil.copyfile(r / "checkpoint.pt", r / "checkpoint.prev.pt")
+        damage(r / "checkpoint.pt")
+        yield f"train --resume with a checkpoint.pt {what}", ["train", "--resume", "--out", r, "--kimg", "0.016", *CPU], \
+            2, [r], "--resume-from checkpoint.prev.pt`"
+    yield "train --resume-from checkpoint.prev.pt after that (continues)", \
+        ["train", "--out", r, "--resume-from", "checkpoint.prev.pt", "--kimg", "0.016", *CPU], 0, [], "checkpoint.damaged.pt"
+    r = copy(run, d / "no-prev")
+    truncate(r / "checkpoint.pt")
+    yield "train --resume with a truncated checkpoint.pt and no previous one", \
+        ["train", "--resume", "--out", r, *CPU], 2, [r], "No earlier checkpoint is kept"
+    yield "train --resume-from a checkpoint that does not exist", \
+        ["train", "--out", r, "--resume-from", "checkpoint.old.pt", *CPU], 2, [r], "no such checkpoint"
+    r = copy(run, d / "sound")
+    shutil.copyfile(r / "checkpoint.pt", r / "checkpoint.prev.pt")
+    yield "train --resume-from checkpoint.prev.pt when checkpoint.pt loads", \
+        ["train", "--out", r, "--resume-from", "checkpoint.prev.pt", *CPU], 2, [r], "loads, so continue with --resume"
 
 
 def main() -> int:
@@ -205,11 +269,12 @@ def main() -> int:
     try:
         run, af = make_run(w)
         passed = total = 0
-        for name, argv, code, untouched in cases(w, run, af):
+        for name, argv, code, untouched, *must_say in cases(w, run, af):
             before = digest(untouched)
             r = stylex(*argv, timeout=args.case_timeout)
             lines = r.stderr.strip().splitlines()
             ok = (r.returncode == code and "Traceback" not in r.stderr and digest(untouched) == before
+                  and all(text in r.stderr for text in must_say)
                   and (code == 0 or (len(lines) == 1 and lines[0].startswith(f"stylex {argv[0]}: error:"))))
             passed, total = passed + ok, total + 1
             said = lines[-1] if lines else ""

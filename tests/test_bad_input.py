@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from test_userstudy import make_gifs
 
@@ -78,6 +79,67 @@ def d1_out_is_attfind(tmp, request):
     """Defect 1: --out equal to --attfind (it used to delete the animations it was about to copy)."""
     make_gifs(tmp / "af", 3, 4)
     return ["user-study", "--attfind", str(tmp / "af"), "--out", str(tmp / "af")], [tmp / "af"]
+
+
+def d3_run_folder_in_use(tmp, request):
+    """Defect 3: a second `stylex train` on a run folder another process holds (both used to write into it)."""
+    from stylex.training.run_dir import RunLock
+
+    run = copy_of(request.getfixturevalue("tiny_run"), tmp / "run")
+    holder = RunLock(run, ["stylex", "train", "--out", str(run)]).__enter__()
+    request.addfinalizer(holder.__exit__)
+    return ["train", "--resume", "--out", str(run), "--kimg", "0.016", *CPU], [run]
+
+
+def d5_batch_beyond_the_data(tmp, request):
+    """Defect 5: --batch larger than the training set (100000 on 360 images grew until the kernel killed it)."""
+    clf = request.getfixturevalue("tiny_run") / "classifier.pt"
+    return ["train", "--data", "synthetic", "--synthetic-size", "40", "--classifier", str(clf), "--out",
+            str(tmp / "r"), "--preset", "tiny", "--batch", "64", "--kimg", "0.064", "--lpips-weight", "0", *CPU], [tmp]
+
+
+def d12_fresh_start_over_a_dead_run(tmp, request):
+    """Defect 12: a new run in a folder whose run died before its first checkpoint kept the old stats rows."""
+    run = copy_of(request.getfixturevalue("tiny_run"), tmp / "run")
+    (run / "checkpoint.pt").unlink()
+    return ["train", "--data", "synthetic", "--synthetic-size", "120", "--classifier", str(run / "classifier.pt"),
+            "--out", str(run), "--preset", "tiny", "--kimg", "0.008", "--lpips-weight", "0", *CPU], [run]
+
+
+def _resume_with_stats(tmp, request, tail: str) -> list[str]:
+    run = copy_of(request.getfixturevalue("tiny_run"), tmp / "run")
+    with open(run / "stats.jsonl", "a") as f:
+        f.write(tail)
+    return ["train", "--resume", "--out", str(run), "--kimg", "0.016", *CPU]
+
+
+def d12_resume_after_a_torn_line(tmp, request):
+    """Defect 12: --resume after a kill mid-write merged the next row into the torn last line."""
+    return _resume_with_stats(tmp, request, '{"tick": 2, "kimg": 0.0'), []
+
+
+def d12_resume_after_rows_past_the_checkpoint(tmp, request):
+    """Defect 12: rows logged after the last checkpoint stayed, and the resumed run logged those ticks again."""
+    return _resume_with_stats(tmp, request, json.dumps({"tick": 2, "kimg": 0.016, "step": 4}) + "\n"), []
+
+
+def _damaged_checkpoint(tmp, request, keep_previous: bool) -> list[str]:
+    run = copy_of(request.getfixturevalue("tiny_run"), tmp / "run")
+    (run / "factor_probe.pt").unlink(missing_ok=True)
+    if keep_previous:
+        shutil.copyfile(run / "checkpoint.pt", run / "checkpoint.prev.pt")
+    truncate(run / "checkpoint.pt")
+    return ["train", "--resume", "--out", str(run), "--kimg", "0.016", *CPU], [run]
+
+
+def d13_damaged_checkpoint(tmp, request):
+    """Defect 13: a truncated checkpoint.pt: the message blamed pickling, and config.json's kimg was rewritten."""
+    return _damaged_checkpoint(tmp, request, keep_previous=True)
+
+
+def d13_damaged_checkpoint_without_fallback(tmp, request):
+    """Defect 13: ... and without a previous checkpoint to fall back on."""
+    return _damaged_checkpoint(tmp, request, keep_previous=False)
 
 
 def d6_top_k_beyond_lists(tmp, request):
@@ -211,6 +273,8 @@ def d15_celeba_without_header(tmp, request):
 CASES = [
     ("d1-out-holds-user-files", d1_out_holds_user_files, 2, "not written by `stylex user-study`"),
     ("d1-out-is-attfind", d1_out_is_attfind, 2, "is inside --attfind"),
+    ("d3-run-folder-in-use", d3_run_folder_in_use, 2, "is in use by another `stylex train` (process"),
+    ("d5-batch-beyond-the-data", d5_batch_beyond_the_data, 2, "--batch 64 is more than the 36 training images"),
     ("d6-top-k-beyond-lists", d6_top_k_beyond_lists, 0, "--top-k 15 is more than the 2 attributes"),
     ("d8-classifier-out-is-a-file", d8_classifier_out_is_a_file, 2, "is a file, not a folder"),
     ("d8-attfind-out-below-a-file", d8_attfind_out_below_a_file, 2, "cannot write there"),
@@ -223,6 +287,15 @@ CASES = [
     ("d10-invalid-attributes", d10_invalid_attributes, 2, "attributes.json is not valid JSON"),
     ("d10-truncated-chunk", d10_truncated_chunk, 0, "is damaged (BadZipFile"),
     ("d11-csv-typo-label", d11_csv_typo_label, 2, "'0': 4, '1': 4, 'one': 1"),
+    ("d12-fresh-start-over-a-dead-run", d12_fresh_start_over_a_dead_run, 2,
+     "holds a run that stopped before its first checkpoint (stats.jsonl, samples/): pass --resume"),
+    ("d12-resume-after-a-torn-line", d12_resume_after_a_torn_line, 0, "dropped a torn last line"),
+    ("d12-resume-after-rows-past-the-checkpoint", d12_resume_after_rows_past_the_checkpoint, 0,
+     "dropped 1 row(s) logged after the checkpoint (step 2)"),
+    ("d13-damaged-checkpoint", d13_damaged_checkpoint, 2,
+     "checkpoint.pt is damaged (truncated or corrupt"),
+    ("d13-damaged-checkpoint-without-fallback", d13_damaged_checkpoint_without_fallback, 2,
+     "No earlier checkpoint is kept"),
     ("d14-answers-of-another-study", d14_answers_of_another_study, 2, "score them with their own study's key"),
     ("d15-celeba-without-header", d15_celeba_without_header, 2, "header line of attribute names is missing"),
 ]
@@ -310,3 +383,87 @@ def test_hand_outs_do_not_link_questions(tmp_path):
     copy, source = Image.open(cls / q["files"]["examples"][0]), Image.open(q["examples"][0])
     assert copy.n_frames == source.n_frames == 2
     assert np.array_equal(np.asarray(copy.convert("RGB")), np.asarray(source.convert("RGB")))
+
+
+def test_resume_repairs_stats_to_the_checkpoint(tmp_path, request):
+    """Defect 12: after the repairs every line is a row, each tick once, in order (torn line and late row gone);
+    the half-written checkpoint a killed run left is removed, another command's temporary file is not."""
+    argv = _resume_with_stats(tmp_path, request, json.dumps({"tick": 2, "kimg": 0.016, "step": 4}) + '\n{"tick": 3')
+    run = tmp_path / "run"
+    stale, other = run / f".checkpoint.pt.{'a' * 32}.tmp", run / f".factor_probe.pt.{'b' * 32}.tmp"
+    stale.write_bytes(b"half")
+    other.write_bytes(b"in use")
+    assert main(argv) == 0
+    rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    assert [(r["tick"], r["step"]) for r in rows] == [(1, 2), (2, 4)] and "G_rec_l1" in rows[1]
+    assert not stale.exists() and other.exists()
+
+
+def test_resume_of_a_run_without_checkpoint_starts_it_again(tmp_path, request, capsys):
+    """Defect 12: the way on for a run that died before its first checkpoint: --resume trains it from the start
+    with its stored configuration, and its old rows are dropped."""
+    d12_fresh_start_over_a_dead_run(tmp_path, request)
+    run = tmp_path / "run"
+    assert main(["train", "--resume", "--out", str(run), *CPU]) == 0
+    assert "starts again from the beginning" in capsys.readouterr().err
+    rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [2]
+    from stylex.training.checkpoint import safe_load
+
+    ours, theirs = safe_load(run / "checkpoint.pt"), safe_load(request.getfixturevalue("tiny_run") / "checkpoint.pt")
+    assert all(torch.equal(ours["G"][k], theirs["G"][k]) for k in theirs["G"])   # the same run, trained again
+
+
+def test_damaged_checkpoint_falls_back_to_the_previous(tmp_path, request, capsys):
+    """Defect 13: the refusal names the damage (not pickling) and the fallback; the offered command continues the
+    run from checkpoint.prev.pt, and the damaged file is kept aside."""
+    argv, _ = d13_damaged_checkpoint(tmp_path, request)
+    run = tmp_path / "run"
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "is damaged" in err and "pickl" not in err and "nothing in" in err
+    assert f"`stylex train --out {run} --resume-from checkpoint.prev.pt`" in err
+    assert main(["train", "--out", str(run), "--resume-from", "checkpoint.prev.pt", "--kimg", "0.016", *CPU]) == 0
+    assert "kept as checkpoint.damaged.pt" in capsys.readouterr().err
+    from stylex.training.checkpoint import safe_load
+
+    assert safe_load(run / "checkpoint.pt")["counters"]["cur_nimg"] == 16
+    assert safe_load(run / "checkpoint.prev.pt")["counters"]["cur_nimg"] == 8
+    assert (run / "checkpoint.damaged.pt").is_file()
+
+
+class _Memorizer(torch.nn.Module):
+    """A 'classifier' that knows the validation images at 64 px exactly and nothing else: right on them, wrong
+    on anything else (such as the same images at 32 px, resized back to 64): its accuracy falls with resolution."""
+
+    def __init__(self, images: torch.Tensor, labels: np.ndarray):
+        super().__init__()
+        self.register_buffer("memory", images.flatten(1))
+        self.register_buffer("labels", torch.as_tensor(labels))
+
+    def forward(self, x):
+        dist, nearest = torch.cdist(x.flatten(1).float(), self.memory).min(1)
+        label = self.labels[nearest]
+        pred = torch.where(dist < 1e-3, label, 1 - label)
+        return torch.nn.functional.one_hot(pred, 2).float() * 10 + 0 * x.mean((1, 2, 3))[:, None]
+
+
+def test_classifier_weaker_at_the_generators_resolution_is_warned(tmp_path, monkeypatch, capsys):
+    """Defect 4: a 64 px classifier explained at 32 px: the start of training says both accuracies."""
+    from stylex.data import DataSpec, open_dataset
+    from stylex.data.tensors import images_to_tensor
+    from stylex.models.classifier import ClassifierAdapter, ClassifierConfig
+    from stylex.training import loop
+
+    val = open_dataset(DataSpec(path=None, format="synthetic", resolution=64, synthetic_size=120, split="val"),
+                       progress=False)
+    adapter = ClassifierAdapter(_Memorizer(images_to_tensor(np.array(val.uint8_images()), "cpu"), val.labels), 64,
+                                (0.5,) * 3, (0.5,) * 3, 2, val.class_names)
+    adapter.config = ClassifierConfig(num_classes=2, class_names=val.class_names, resolution=64, pretrained="none")
+    monkeypatch.setattr(loop, "load_classifier", lambda path, device: adapter.to(device).eval())
+    (tmp_path / "clf.pt").write_bytes(b"stand-in")
+    assert main(["train", "--data", "synthetic", "--synthetic-size", "120", "--classifier", str(tmp_path / "clf.pt"),
+                 "--out", str(tmp_path / "r"), "--preset", "tiny", "--kimg", "0.004", "--lpips-weight", "0", *CPU]) == 0
+    err = capsys.readouterr().err
+    assert f"accuracy on {len(val)} validation images is 1.000 at its own 64 px and 0.000 at the generator's 32 px" \
+        in err, err

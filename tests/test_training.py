@@ -272,3 +272,50 @@ def test_sigterm_writes_a_checkpoint_and_resume_continues(tmp_path, classifier_f
     assert "interrupted at kimg" in err
     counters = _state(out)["counters"]
     assert 0 < counters["cur_nimg"] < 5000
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_signal_mid_step_stops_at_its_end_and_resume_is_bit_identical(tmp_path, classifier_file, monkeypatch, sig):
+    """Issue 17, defect 7: a signal inside a step (here in the middle of a tick) finishes that step, checkpoints
+    at its end and stops; the resumed run ends with the weights and stats rows of an uninterrupted one."""
+    import signal
+
+    from stylex.training import loop
+
+    cfg = tiny_cfg(kimg=0.024)
+    straight = tmp_path / "straight"
+    loop.train(cfg, synthetic_spec(), classifier_file, straight, progress=False)
+    assert _state(straight)["counters"]["cur_nimg"] == 24
+    original, calls = loop._generator_phase, []
+
+    def signalled(*args):
+        calls.append(None)
+        if len(calls) == 3:                  # inside the third step: the second of the three ticks has begun
+            os.kill(os.getpid(), getattr(signal, sig))
+        return original(*args)
+
+    run = tmp_path / "run"
+    monkeypatch.setattr(loop, "_generator_phase", signalled)
+    with pytest.raises(KeyboardInterrupt):
+        loop.train(cfg, synthetic_spec(), classifier_file, run, progress=False)
+    monkeypatch.setattr(loop, "_generator_phase", original)
+    assert _state(run)["counters"]["cur_nimg"] == 12          # the step in progress was finished
+    loop.train(cfg, synthetic_spec(), None, run, resume=True, progress=False)
+    _assert_same_weights(_state(straight), _state(run))
+    timing = ("img_per_s", "sec_per_kimg", "peak_mem_gb")
+    rows = [[{k: v for k, v in json.loads(line).items() if k not in timing}
+             for line in (d / "stats.jsonl").read_text().splitlines()] for d in (straight, run)]
+    assert rows[0] == rows[1] and len(rows[0]) == 3
+
+
+def test_checkpoint_keeps_the_previous_one(tmp_path, classifier_file):
+    """Issue 17, defect 13: writing a checkpoint keeps the one it replaces as checkpoint.prev.pt."""
+    from stylex.training.checkpoint import safe_load
+    from stylex.training.loop import train
+
+    out = tmp_path / "r"
+    train(tiny_cfg(kimg=0.012, tick_kimg=0.004), synthetic_spec(), classifier_file, out, progress=False)
+    assert safe_load(out / "checkpoint.prev.pt")["counters"]["cur_nimg"] == 8
+    assert _state(out)["counters"]["cur_nimg"] == 12
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith((".", "checkpoint", "run.lock"))) == \
+        ["checkpoint.prev.pt", "checkpoint.pt"]      # no temporary file, no lock file left behind

@@ -17,6 +17,9 @@ def register(subparsers) -> None:
     p.add_argument("--preset", default=Default("stylex.training.config:TrainConfig", "preset"), choices=["tiny", "cpu", "paper64", "paper256"],
                    help="starting configuration; the options below override it")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--resume-from", metavar="CHECKPOINT",
+                   help="continue from this checkpoint of the run in --out instead (implies --resume): "
+                        "checkpoint.prev.pt, the one before the newest, when checkpoint.pt is damaged")
     p.add_argument("--kimg", type=float,
                    help="length in thousands of images (with --resume: the run's own, so pass it only to extend "
                         "the run)")
@@ -77,7 +80,7 @@ PRESET_FIELDS = {
 
 
 # What --resume may change: the run's length, this sitting's time budget, the device and the progress bar.
-RESUME_OPTIONS = {"out", "resume", "kimg", "max_minutes", "device", "no_progress"}
+RESUME_OPTIONS = {"out", "resume", "resume_from", "kimg", "max_minutes", "device", "no_progress"}
 
 
 def refuse_run_changes(args) -> None:
@@ -97,6 +100,7 @@ def execute(args) -> int:
     from ..paths import check_output_dir
     from ..training.loop import train
 
+    args.resume = args.resume or args.resume_from is not None
     if args.resume:
         refuse_run_changes(args)     # options a resume would ignore are named first
     check_output_dir(args.out)  # before any work: a file or a read-only place fails now, not at the checkpoint
@@ -107,7 +111,7 @@ def execute(args) -> int:
         raise StylexError("--classifier is required (a classifier.pt from `stylex train-classifier`)")
     data = data_spec_from_args(args, resolution=cfg.network.resolution) if args.data else DataSpec(path=None)
     stats = train(cfg, data, args.classifier, args.out, resume=args.resume, progress=not args.no_progress,
-                  command=args.command_line, max_minutes=args.max_minutes)
+                  command=args.command_line, max_minutes=args.max_minutes, resume_from=args.resume_from)
     print(f"run directory: {args.out}")
     if not stats:
         print("nothing to train: the run has already reached its length; raise --kimg to extend it")

@@ -12,13 +12,17 @@ Entry point: :func:`train`. The run directory holds::
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import json
 import math
+import os
 import resource
 import shutil
+import signal
 import sys
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -30,7 +34,6 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from ..atomic import torch_save as atomic_save
 from ..data import DataSpec, open_dataset
 from ..data.tensors import images_to_tensor
 from ..device import autocast as autocast_for
@@ -40,10 +43,13 @@ from ..models.classifier import fold_batchnorm, freeze, load_classifier
 from ..models.networks import build_networks
 from . import distributed
 from .augment import AdaptiveStrength, AugmentPipe, parse_augment
-from .checkpoint import CHECKPOINT_NAME, rng_state, safe_load, set_rng_state
-from .config import RunConfig, TrainConfig, read_run_config, write_run_config
+from .checkpoint import (CHECKPOINT_NAME, DAMAGED_NAME, PREVIOUS_NAME, RUN_CHECKPOINT_FORMAT, load_run_checkpoint, rng_state,
+                         save_run_checkpoint, set_rng_state)
+from .config import RUN_CONFIG_NAME, RunConfig, TrainConfig, read_run_config, write_run_config
 from .fidelity import FidelityProbe
 from .losses import StylexLoss
+from .preflight import check_batch, check_classifier_resolution
+from .run_dir import RunLock, remove_stale_temp_files, repair_stats, run_progress
 from .samples import labelled_grid, save_grid
 
 
@@ -145,7 +151,7 @@ class Counters:
 # ---------------------------------------------------------------------------- training
 def train(cfg: TrainConfig, data: DataSpec, classifier_path: str | Path | None, out_dir: str | Path,
           resume: bool = False, progress: bool = True, command: list[str] | None = None,
-          max_minutes: float | None = None) -> dict[str, Any]:
+          max_minutes: float | None = None, resume_from: str | Path | None = None) -> dict[str, Any]:
     """Train StylEx and return the last tick's statistics.
 
     Args:
@@ -153,16 +159,25 @@ def train(cfg: TrainConfig, data: DataSpec, classifier_path: str | Path | None, 
         data: the real images (labels are not used: the classifier supplies the class vector).
         classifier_path: the classifier to explain (``classifier.pt`` from ``stylex train-classifier``).
             May be None when resuming (the run's own copy is used).
-        out_dir: the run directory.
+        out_dir: the run directory. It is locked for the life of the call: a second process training
+            into it is refused (:class:`~stylex.training.run_dir.RunLock`). A new run (no ``resume``) is
+            refused in a folder that already holds a run's checkpoints, statistics or samples.
         resume: continue from ``out_dir/checkpoint.pt``; the stored configuration is used, except
             ``kimg`` (which may be raised to extend the run) and ``device``; other differences in ``cfg``
-            are named in a warning.
+            are named in a warning. A run that stopped before its first checkpoint starts again from the
+            beginning. ``stats.jsonl`` is repaired first (a torn last line, rows after the checkpoint).
         progress: show a progress bar.
         command: the command line, recorded in ``config.json``.
         max_minutes: wall-clock budget of this call (setup included): at the first tick boundary after
             it, write a checkpoint and return (``stopped_early`` is then true in the returned statistics);
             ``--resume`` continues. For machines that limit how long one command may run. Not stored in
             the run's configuration: it belongs to this sitting only.
+        resume_from: resume from this checkpoint of the run instead of ``checkpoint.pt`` (a bare name is
+            looked up in ``out_dir``): ``checkpoint.prev.pt`` when ``checkpoint.pt`` is damaged. Implies
+            ``resume``.
+
+    SIGTERM or SIGINT (Ctrl-C) stops at the end of the step in progress, with a checkpoint (a resume then
+    continues bit-identically) and ``KeyboardInterrupt``; a second one stops at once without a checkpoint.
     """
     t_call = time.time()
     if max_minutes is not None and max_minutes <= 0:
@@ -170,41 +185,119 @@ def train(cfg: TrainConfig, data: DataSpec, classifier_path: str | Path | None, 
     out = Path(out_dir)
     info = distributed.init_distributed("cuda" if cfg.device.startswith("cuda") or
                                         (cfg.device == "auto" and torch.cuda.is_available()) else "cpu")
-    cfg, data, stored_command = _settings(cfg, data, out, resume)
-    cfg.validate()
-    device = resolve_device(cfg.device, info.local_rank)
-    torch.manual_seed(cfg.seed + info.rank)
-    np.random.seed(cfg.seed + info.rank)
+    with RunLock(out, command) if info.is_main else contextlib.nullcontext():
+        start = _settings(cfg, data, out, resume or resume_from is not None, resume_from)
+        cfg = start.cfg
+        device = resolve_device(cfg.device, info.local_rank)
+        torch.manual_seed(cfg.seed + info.rank)
+        np.random.seed(cfg.seed + info.rank)
+        classifier, classifier_path = _frozen_classifier(out, classifier_path, start.resumed, device)
+        cfg = cfg.with_classes(int(classifier.num_classes))
+        data = dataclasses.replace(start.data, resolution=cfg.network.resolution)
+        dataset = open_dataset(data, progress=progress and info.is_main)
+        check_batch(cfg, len(dataset), info.world_size)      # before any network or batch is allocated
+        if info.is_main:
+            check_classifier_resolution(classifier, data, device, say=print if progress else None)
+            _prepare_run_dir(out, classifier_path, RunConfig(cfg, data, tuple(classifier.class_names),
+                                                             start.command if start.resumed else command), start)
+        session = TrainingSession.start(cfg, info, device, out, classifier, dataset, data,
+                                        show=progress and info.is_main)
+        if start.checkpoint is not None:
+            session.restore(start.checkpoint)
+        else:
+            session.broadcast()
+        return session.loop(progress and info.is_main, max_minutes, t_call)
 
-    classifier, classifier_path = _frozen_classifier(out, classifier_path, resume, device)
-    cfg = cfg.with_classes(int(classifier.num_classes))
-    data = dataclasses.replace(data, resolution=cfg.network.resolution)
-    dataset = open_dataset(data, progress=progress and info.is_main)
-    if info.is_main:
-        _prepare_run_dir(out, classifier_path, RunConfig(cfg, data, tuple(classifier.class_names),
-                                                         stored_command if resume else command))
-    session = TrainingSession.start(cfg, info, device, out, classifier, dataset, data,
-                                    show=progress and info.is_main)
-    if resume:
-        session.restore(safe_load(session.ckpt_path, map_location=device))
-    else:
-        session.broadcast()
-    return session.loop(progress and info.is_main, max_minutes, t_call)
+
+@dataclass
+class _Start:
+    """Where a call of :func:`train` starts: configuration, data, and the checkpoint it resumes from."""
+
+    cfg: TrainConfig
+    data: DataSpec
+    resumed: bool
+    command: list[str] | None = None      # the run's recorded command (resume)
+    checkpoint: dict[str, Any] | None = None
+    source: Path | None = None            # the checkpoint's file
 
 
-def _settings(cfg: TrainConfig, data: DataSpec, out: Path, resume: bool) -> tuple[TrainConfig, DataSpec, Any]:
-    """The configuration, data and recorded command this call trains with (the stored ones on resume)."""
-    ckpt_path = out / CHECKPOINT_NAME
+def _settings(cfg: TrainConfig, data: DataSpec, out: Path, resume: bool, resume_from) -> _Start:
+    """The configuration, data, recorded command and checkpoint this call trains with (the stored ones on
+    resume). Everything is read and checked here, before anything in ``out`` is written."""
     if not resume:
-        if ckpt_path.is_file():
-            raise StylexError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
-        return cfg, data, None
-    if not ckpt_path.is_file():
-        raise StylexError(f"--resume: no checkpoint in {out}; start without --resume")
+        found = run_progress(out)
+        if found:
+            raise StylexError(_holds_a_run(out, found))
+        return _Start(cfg, data, resumed=False)
+    source = _checkpoint_to_resume(out, resume_from)
     stored = read_run_config(out)
+    ck = _load_for_resume(out, source) if source is not None else None
     _warn_ignored_on_resume(cfg, stored.train)
     cfg = dataclasses.replace(stored.train, kimg=cfg.kimg, device=cfg.device).validate()
-    return cfg, stored.data, stored.command
+    return _Start(cfg, stored.data, True, stored.command, ck, source)
+
+
+def _holds_a_run(out: Path, found: list[str]) -> str:
+    if CHECKPOINT_NAME in found or PREVIOUS_NAME in found:
+        return (f"{out} already holds a run ({', '.join(found)}): pass --resume to continue it, or choose "
+                "another --out")
+    again = "pass --resume to start it again with its stored configuration, " \
+        if (out / RUN_CONFIG_NAME).is_file() else ""
+    return (f"{out} holds a run that stopped before its first checkpoint ({', '.join(found)}): {again}choose "
+            "another --out, or delete the folder")
+
+
+def _checkpoint_to_resume(out: Path, resume_from) -> Path | None:
+    """The checkpoint file a resume loads; None for a run that stopped before its first checkpoint."""
+    ckpt, prev = out / CHECKPOINT_NAME, out / PREVIOUS_NAME
+    if resume_from is not None:
+        return _chosen_checkpoint(out, Path(resume_from))
+    if ckpt.is_file():
+        return ckpt
+    if prev.is_file():
+        raise StylexError(f"--resume: {ckpt} is missing but the previous checkpoint {prev} is kept: continue from "
+                          f"it with `stylex train --out {out} --resume-from {PREVIOUS_NAME}`")
+    if (out / RUN_CONFIG_NAME).is_file():
+        warnings.warn(f"{out} has no checkpoint yet (the run stopped before its first one): it starts again from "
+                      "the beginning with its stored configuration")
+        return None
+    raise StylexError(f"--resume: no checkpoint in {out}; start without --resume")
+
+
+def _chosen_checkpoint(out: Path, given: Path) -> Path:
+    """``--resume-from``: a checkpoint of this run, used when ``checkpoint.pt`` is damaged or missing."""
+    path = out / given if len(given.parts) == 1 and not given.is_absolute() else given
+    if not path.is_file() or path.resolve().parent != out.resolve():
+        raise StylexError(f"--resume-from {given}: no such checkpoint in {out} (give a file of the run folder, "
+                          f"e.g. {PREVIOUS_NAME})")
+    ckpt = out / CHECKPOINT_NAME
+    if path.resolve() != ckpt.resolve() and ckpt.is_file() and _loads(ckpt):
+        raise StylexError(f"--resume-from {given}: {ckpt} loads, so continue with --resume; --resume-from is for "
+                          "a damaged or missing checkpoint.pt")
+    return path
+
+
+def _loads(path: Path) -> dict[str, Any] | None:
+    try:
+        return load_run_checkpoint(path)
+    except StylexError:
+        return None
+
+
+def _load_for_resume(out: Path, path: Path) -> dict[str, Any]:
+    """The checkpoint at ``path``; when it cannot be loaded, the message offers the previous one by name."""
+    try:
+        return load_run_checkpoint(path)
+    except StylexError as exc:
+        prev = out / PREVIOUS_NAME
+        if path.name != CHECKPOINT_NAME or not prev.is_file():
+            hint = "No earlier checkpoint is kept: train the run again with another --out"
+        elif (ck := _loads(prev)) is None:
+            hint = f"The previous checkpoint {prev} is damaged too: train the run again with another --out"
+        else:
+            hint = (f"The previous checkpoint {prev} (kimg {ck['counters']['cur_nimg'] / 1000:g}) loads: continue "
+                    f"from it with `stylex train --out {out} --resume-from {PREVIOUS_NAME}`")
+        raise StylexError(f"{exc}; nothing in {out} was changed. {hint}") from None
 
 
 def _frozen_classifier(out: Path, classifier_path, resume: bool, device: torch.device):
@@ -218,17 +311,28 @@ def _frozen_classifier(out: Path, classifier_path, resume: bool, device: torch.d
     return classifier.to(memory_format=torch.channels_last), classifier_path  # NHWC convs: faster (BENCHMARKS.md)
 
 
-def _prepare_run_dir(out: Path, classifier_path, config: RunConfig) -> None:
-    """Create the run directory with its copy of the classifier and its ``config.json``.
+def _prepare_run_dir(out: Path, classifier_path, config: RunConfig, start: _Start) -> None:
+    """Create the run directory with its copy of the classifier and its ``config.json``; on resume, repair
+    ``stats.jsonl`` to the checkpoint and set a damaged ``checkpoint.pt`` aside (``--resume-from``).
 
     On resume this records the (possibly extended) length, and a first-layout config.json becomes
-    the current layout.
+    the current layout. Temporary files a killed run left behind are removed.
     """
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(out)
     own_clf = out / "classifier.pt"
     if Path(classifier_path).resolve() != own_clf.resolve():
         shutil.copyfile(classifier_path, own_clf)
     write_run_config(out, config)
+    if not start.resumed:
+        return
+    ckpt = out / CHECKPOINT_NAME
+    if start.source is not None and start.source.name != CHECKPOINT_NAME and ckpt.is_file():
+        os.replace(ckpt, out / DAMAGED_NAME)
+        warnings.warn(f"{ckpt} could not be loaded: kept as {DAMAGED_NAME}; continuing from {start.source.name}")
+    dropped = repair_stats(out, start.checkpoint["counters"]["step"] if start.checkpoint else 0)
+    if dropped:
+        warnings.warn(f"{out / 'stats.jsonl'}: dropped " + "; ".join(dropped))
 
 
 @dataclass
@@ -342,6 +446,8 @@ class TrainingSession:
         self.augment: AugmentPipe | None = None      # what D sees (ADA), set by start()
         self.ada: AdaptiveStrength | None = None
         self.probe: FidelityProbe | None = None      # held-out fidelity rows (main process)
+        self.tick_start_nimg = 0                     # where the tick in progress began (restored on resume)
+        self.saved_nimg = -1                         # cur_nimg of the last checkpoint this call wrote
 
     @classmethod
     def start(cls, cfg: TrainConfig, info, device: torch.device, out: Path, classifier, dataset,
@@ -370,6 +476,9 @@ class TrainingSession:
                 self.ada.load_state_dict(ck["augment"]["ada"])
         rng = ck["rng"]
         set_rng_state(rng[min(self.info.rank, len(rng) - 1)] if isinstance(rng, list) else rng)
+        tick = ck.get("tick", {})                    # older checkpoints were always written at a tick's end
+        self.tick_start_nimg = int(tick.get("start_nimg", self.counters.cur_nimg))
+        self.sums, self.counts = dict(tick.get("sums", {})), dict(tick.get("counts", {}))
 
     def broadcast(self) -> None:
         """A new run: every process starts from rank 0's weights; G_ema = G."""
@@ -389,58 +498,72 @@ class TrainingSession:
             if any(s != sums[0] for s in sums):  # gradient averaging failed: the processes drifted apart
                 raise StylexError(f"processes hold different weights (checksums {sums}); this is a bug, please report it")
         if info.is_main:
-            atomic_save({
-                "format": "stylex-run-checkpoint-v1",
+            save_run_checkpoint({
+                "format": RUN_CHECKPOINT_FORMAT,
                 **{key: module.state_dict() for key, module in nets.modules().items()},
                 "counters": dataclasses.asdict(self.counters), "stream": self.stream.state_dict(),
                 "pl_mean": self.ctx.loss.pl_mean.detach().cpu(), "rng": states,
                 **({"augment": {"p": self.augment.p.detach().cpu(), "ada": self.ada.state_dict() if self.ada else {}}}
                    if self.augment is not None else {}),
+                # the tick in progress (a checkpoint after a signal falls inside one): its rows stay as uninterrupted
+                "tick": {"start_nimg": self.tick_start_nimg, "sums": dict(self.sums), "counts": dict(self.counts)},
                 "config": json.dumps(self.cfg.to_json_dict()),
             }, self.ckpt_path)
+        self.saved_nimg = self.counters.cur_nimg
         distributed.barrier(info)
 
     def loop(self, show: bool, max_minutes: float | None, t_call: float) -> dict[str, Any]:
-        """Step until the run's length (or the time budget); returns the last tick's statistics."""
+        """Step until the run's length (or the time budget, or a signal); returns the last tick's statistics."""
         cfg, info, device = self.cfg, self.info, self.device
-        if cfg.batch_size % info.world_size or (cfg.batch_size // info.world_size) % self.ctx.batch_gpu:
-            raise StylexError(f"--batch {cfg.batch_size} must be divisible by the number of processes "
-                              f"({info.world_size}) times --batch-gpu ({self.ctx.batch_gpu})")
         self.ctx.autocast = autocast_for(device, precision_dtype(cfg.precision, device), on_cpu=True)
         tb = _tensorboard(self.out) if info.is_main else None
         bar = tqdm(total=self.total_nimg, initial=self.counters.cur_nimg, unit="img", desc="stylex train",
                    disable=not show, dynamic_ncols=True)
-        self.tick_start = (self.counters.cur_nimg, time.time())
+        self.clock = (self.counters.cur_nimg, time.time())     # img/s of a tick count this call's images only
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
         last: dict[str, Any] = {}
-        restore_sigterm = _sigterm_as_interrupt()
+        stop = StopOnSignal()
         try:
-            while self.counters.cur_nimg < self.total_nimg:
-                self.step()
-                bar.update(cfg.batch_size)
-                done = self.counters.cur_nimg >= self.total_nimg
-                if self.counters.cur_nimg - self.tick_start[0] >= self.tick_nimg or done:
-                    last = self.end_tick(done, tb, bar)
-                    if not done and self.out_of_time(max_minutes, t_call, last, bar):
-                        break
-                    self.tick_start = (self.counters.cur_nimg, time.time())
-                    if device.type == "cuda":
-                        torch.cuda.reset_peak_memory_stats(device)
-        except KeyboardInterrupt:
-            bar.close()
-            if self.counters.nonfinite_streak == 0:
-                if info.is_main:
-                    print(f"interrupted at kimg {self.counters.cur_nimg / 1000:.3f}: writing {self.ckpt_path}",
-                          file=sys.stderr)
-                self.checkpoint()
+            with stop:
+                while self.counters.cur_nimg < self.total_nimg:
+                    self.step()
+                    bar.update(cfg.batch_size)
+                    done = self.counters.cur_nimg >= self.total_nimg
+                    if self.counters.cur_nimg - self.tick_start_nimg >= self.tick_nimg or done:
+                        last = self.end_tick(done, tb, bar)
+                        if not done and self.out_of_time(max_minutes, t_call, last, bar):
+                            break
+                        self.clock = (self.counters.cur_nimg, time.time())
+                        if device.type == "cuda":
+                            torch.cuda.reset_peak_memory_stats(device)
+                    if not done and distributed.any_process(stop.signum is not None, info, device):
+                        self.stop_at_step_end(stop.signum, bar)
+        except KeyboardInterrupt as exc:
+            if info.is_main and not isinstance(exc, Stopped):
+                print(f"stopped at once (kimg {self.counters.cur_nimg / 1000:.3f}) without writing a checkpoint: "
+                      f"the last one written, if any, stays in {self.ckpt_path}", file=sys.stderr)
             raise
         finally:
-            restore_sigterm()
             bar.close()
             if tb is not None:
                 tb.close()
         return last
+
+    def stop_at_step_end(self, signum: int | None, bar) -> None:
+        """After a signal, at a step boundary: write the checkpoint (unless just written, or while steps are
+        failing), say how to continue, and raise :class:`Stopped`."""
+        bar.close()
+        saved = self.counters.nonfinite_streak == 0
+        if saved and self.saved_nimg != self.counters.cur_nimg:
+            self.checkpoint()
+        if self.info.is_main:
+            what = (f"checkpoint written to {self.ckpt_path}" if saved else
+                    f"no checkpoint while steps are failing: {self.ckpt_path} is the last good one")
+            print(f"interrupted at kimg {self.counters.cur_nimg / 1000:.3f} ({signal.Signals(signum).name}), at the end "
+                  f"of a step: "
+                  f"{what}; continue with `stylex train --out {self.out} --resume`", file=sys.stderr)
+        raise Stopped(f"signal {signum}")
 
     def step(self) -> None:
         """One optimiser step on the next batch, the EMA update and the counters."""
@@ -479,13 +602,12 @@ class TrainingSession:
         """Log the tick's statistics, draw samples and checkpoint on schedule; returns the statistics."""
         cfg, counters = self.cfg, self.counters
         counters.tick += 1
-        elapsed = time.time() - self.tick_start[1]
-        nimg = counters.cur_nimg - self.tick_start[0]
+        elapsed = time.time() - self.clock[1]
+        nimg = counters.cur_nimg - self.clock[0]
         last = {"tick": counters.tick, "kimg": counters.cur_nimg / 1000, "step": counters.step,
                 "img_per_s": nimg / max(elapsed, 1e-9), "sec_per_kimg": elapsed / max(nimg, 1) * 1000,
                 "peak_mem_gb": peak_memory_gb(self.device), "nonfinite_total": counters.nonfinite_total}
         last.update({k: self.sums[k] / self.counts[k] for k in sorted(self.sums)})
-        self.sums, self.counts = {}, {}
         if self.augment is not None:
             last["augment_p"] = float(self.augment.p)
             if self.ada is not None and math.isfinite(self.ada.last_rt):
@@ -499,8 +621,8 @@ class TrainingSession:
                 _save_samples(self.out, counters.cur_nimg, self.images_u8[self.sample_idx], self.sample_z,
                               self.nets.G_ema, self.nets.E, self.classifier, self.class_names, self.device)
         # no checkpoint while steps are failing: the last good one stays on disk
-        self.snapshot = counters.tick % cfg.snapshot_ticks == 0 or done
-        if self.snapshot and counters.nonfinite_streak == 0:
+        self.sums, self.counts, self.tick_start_nimg = {}, {}, counters.cur_nimg   # the next tick starts here
+        if (counters.tick % cfg.snapshot_ticks == 0 or done) and counters.nonfinite_streak == 0:
             self.checkpoint()
         return last
 
@@ -509,7 +631,7 @@ class TrainingSession:
         if max_minutes is None or not distributed.any_process(time.time() - t_call >= max_minutes * 60,
                                                                self.info, self.device):
             return False
-        if not self.snapshot and self.counters.nonfinite_streak == 0:
+        if self.saved_nimg != self.counters.cur_nimg and self.counters.nonfinite_streak == 0:
             self.checkpoint()
         last["stopped_early"] = True
         if self.info.is_main:
@@ -536,22 +658,37 @@ def _warn_ignored_on_resume(given: TrainConfig, stored: TrainConfig) -> None:
         warnings.warn("resuming keeps the run's stored configuration; ignored: " + ", ".join(ignored))
 
 
-def _sigterm_as_interrupt():
-    """Treat SIGTERM (``kill``, job schedulers) like Ctrl-C: checkpoint, then stop. Returns the undo.
+class Stopped(KeyboardInterrupt):
+    """Training stopped at a step boundary after SIGTERM or SIGINT, with its checkpoint written."""
 
-    Only possible in the main thread; elsewhere nothing changes.
+
+class StopOnSignal:
+    """While entered: SIGTERM (``kill``, job schedulers) and SIGINT (Ctrl-C) record the signal in ``signum``
+    instead of stopping the process, so the loop can finish its step and checkpoint at a step boundary (a
+    checkpoint written mid-step made resumes differ). A second signal raises ``KeyboardInterrupt`` at once.
+
+    Only possible in the main thread; elsewhere the handlers are left alone.
     """
-    import signal
-    import threading
 
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
+    def __init__(self):
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
 
-    def handler(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
+    def _handler(self, signum, frame) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt(f"signal {signum} (a second one)")
+        self.signum = signum
 
-    previous = signal.signal(signal.SIGTERM, handler)
-    return lambda: signal.signal(signal.SIGTERM, previous)
+    def __enter__(self) -> "StopOnSignal":
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._previous[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+        self._previous = {}
 
 
 def _train_step(ctx: StepContext, step: int, real_all: torch.Tensor,
