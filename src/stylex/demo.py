@@ -48,6 +48,7 @@ class DemoConfig:
     probe_images: int = 4000
     probe_epochs: int = 6
     report_attributes: int = 6
+    seed: int = 0                   # draws the world's images and seeds every training stage (`stylex demo --seed`)
 
 
 FULL = DemoConfig()
@@ -72,17 +73,16 @@ def make_demo(out_dir: str | Path, quick: bool = False, device: str = "auto", pr
     from .explain.pipeline import AttFindConfig, EvalConfig, find_attributes, evaluate_attributes
     from .report.build import build_report
     from .trained_run import load_run
-    from .training.classifier import ClassifierTrainConfig, train_classifier
     from .training.config import resolve_config
     from .device import resolve_device
     from .training.loop import train
 
-    cfg = QUICK if quick else FULL
+    cfg = dataclasses.replace(QUICK if quick else FULL, seed=seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     device = str(resolve_device(device))  # configs take the name ("cpu", "cuda:0")
     data = DataSpec(path=None, format="synthetic", resolution=32, synthetic_size=cfg.synthetic_size,
-                    synthetic_seed=seed)
+                    synthetic_seed=cfg.seed)
     timings: dict[str, float] = {}
     say = print if progress else (lambda *a, **k: None)
     paths = {k: out / k for k in ("classifier", "run", "attfind", "eval", "report")}
@@ -98,33 +98,16 @@ def make_demo(out_dir: str | Path, quick: bool = False, device: str = "auto", pr
         say(f"[demo] {name}: {timings[name]:.0f} s")
 
     clf_file = paths["classifier"] / "classifier.pt"
-    stage("classifier", (paths["classifier"] / "metrics.json").is_file(), lambda: train_classifier(
-        ClassifierTrainConfig(data=data, out_dir=str(paths["classifier"]), resolution=32, epochs=cfg.clf_epochs,
-                              width_mult=cfg.clf_width, pretrained="none", lr=3e-3, device=device,
-                              seed=seed),
-        progress=progress,
-        command=["stylex", "train-classifier", "--data", "synthetic", "--synthetic-size", str(cfg.synthetic_size),
-                 "--out", str(paths["classifier"]), "--resolution", "32", "--epochs", str(cfg.clf_epochs),
-                 "--width-mult", str(cfg.clf_width), "--pretrained", "none", "--lr", "0.003",
-                 "--synthetic-seed", str(seed), "--seed", str(seed)]))
-
-    tcfg = resolve_config(cfg.stylex_preset, kimg=cfg.stylex_kimg, warmup_kimg=cfg.warmup_kimg,
-                          rampup_kimg=cfg.rampup_kimg, beta1_rec=cfg.beta1_rec, rec_l1=cfg.rec_l1,
-                          rec_lpips=cfg.rec_lpips, augment=cfg.augment, device=device, seed=seed)
+    stage("classifier", (paths["classifier"] / "metrics.json").is_file(),
+          lambda: _train_classifier(cfg, data, paths["classifier"], device, progress))
+    overrides = _stylex_overrides(cfg)
+    tcfg = resolve_config(cfg.stylex_preset, device=device, **{k: v for k, (_, v) in overrides.items()})
     run_done = (paths["run"] / "stats.jsonl").is_file() and _trained_kimg(paths["run"]) >= tcfg.kimg - 1e-9
-
-    def train_stylex() -> None:
-        resume = (paths["run"] / "checkpoint.pt").is_file()
-        train(tcfg, data, clf_file, paths["run"], resume=resume, progress=progress,
-              command=["stylex", "train", "--data", "synthetic", "--synthetic-size", str(cfg.synthetic_size),
-                       "--synthetic-seed", str(seed), "--seed", str(seed),
-                 "--classifier", str(clf_file), "--out",
-                       str(paths["run"]), "--preset", cfg.stylex_preset, "--kimg", str(cfg.stylex_kimg),
-                       "--warmup-kimg", str(cfg.warmup_kimg), "--rampup-kimg", str(cfg.rampup_kimg),
-                       "--beta1-rec", str(cfg.beta1_rec), "--l1-weight", str(cfg.rec_l1),
-                       "--lpips-weight", str(cfg.rec_lpips), "--augment", cfg.augment])
-
-    stage("StylEx training", run_done, train_stylex)
+    stage("StylEx training", run_done, lambda: train(
+        tcfg, data, clf_file, paths["run"], resume=(paths["run"] / "checkpoint.pt").is_file(), progress=progress,
+        command=["stylex", "train", "--data", "synthetic", "--synthetic-size", str(cfg.synthetic_size),
+                 "--synthetic-seed", str(cfg.seed), "--classifier", str(clf_file), "--out", str(paths["run"]),
+                 "--preset", cfg.stylex_preset, *[x for flag, v in overrides.values() for x in (flag, str(v))]]))
     run = load_run(paths["run"], device=device, progress=progress)
     stage("AttFind", (paths["attfind"] / "attributes.json").is_file(), lambda: find_attributes(
         run, paths["attfind"], AttFindConfig(num_images=cfg.attfind_images), progress=progress,
@@ -148,12 +131,34 @@ def make_demo(out_dir: str | Path, quick: bool = False, device: str = "auto", pr
     return summary
 
 
+def _train_classifier(cfg: DemoConfig, data, folder: Path, device: str, progress: bool) -> None:
+    """The demo's classifier: a half-width MobileNetV2 trained from scratch on the synthetic world."""
+    from .training.classifier import ClassifierTrainConfig, train_classifier
+
+    train_classifier(
+        ClassifierTrainConfig(data=data, out_dir=str(folder), resolution=32, epochs=cfg.clf_epochs,
+                              width_mult=cfg.clf_width, pretrained="none", lr=3e-3, device=device, seed=cfg.seed),
+        progress=progress,
+        command=["stylex", "train-classifier", "--data", "synthetic", "--synthetic-size", str(cfg.synthetic_size),
+                 "--synthetic-seed", str(cfg.seed), "--out", str(folder), "--resolution", "32", "--epochs",
+                 str(cfg.clf_epochs), "--width-mult", str(cfg.clf_width), "--pretrained", "none", "--lr", "0.003",
+                 "--seed", str(cfg.seed)])
+
+
+def _stylex_overrides(cfg: DemoConfig) -> dict[str, tuple[str, Any]]:
+    """The demo's StylEx options over its preset: ``resolve_config`` keyword -> (``stylex train`` option, value)."""
+    return {"kimg": ("--kimg", cfg.stylex_kimg), "warmup_kimg": ("--warmup-kimg", cfg.warmup_kimg),
+            "rampup_kimg": ("--rampup-kimg", cfg.rampup_kimg), "beta1_rec": ("--beta1-rec", cfg.beta1_rec),
+            "rec_l1": ("--l1-weight", cfg.rec_l1), "rec_lpips": ("--lpips-weight", cfg.rec_lpips),
+            "augment": ("--augment", cfg.augment), "seed": ("--seed", cfg.seed)}
+
+
 def _summary(out: Path, index: Path, classifier_dir: Path, cfg: DemoConfig, quick: bool,
              timings: dict[str, float]) -> dict[str, Any]:
     """``demo_summary.json``: paths, timings and the key numbers of the finished demo."""
     metrics = json.loads((out / "metrics.json").read_text())
     return {"report": str(index), "metrics": str(out / "metrics.json"), "timings_s": timings,
-            "config": dataclasses.asdict(cfg), "quick": quick, "seed": seed,
+            "config": dataclasses.asdict(cfg), "quick": quick,
             "classifier_val_balanced_accuracy": json.loads(
                 (classifier_dir / "metrics.json").read_text()).get("val_balanced_accuracy"),
             "flip_rate": {k: (v or {}).get("mean") for k, v in metrics["flip_rate"].items()},

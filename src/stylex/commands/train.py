@@ -33,6 +33,11 @@ def register(subparsers) -> None:
     p.add_argument("--lpips-weight", type=float, help="weight of LPIPS(x, x') (0 turns the term off)")
     p.add_argument("--l1-weight", type=float, help="weight of L1(x, x') on the encoder path")
     p.add_argument("--adv-weight", type=float, help="weight of the generator's adversarial terms")
+    p.add_argument("--kl-weight", type=float, help="weight of the classifier-KL terms (both paths)")
+    p.add_argument("--rec-adv-scale", type=float,
+                   help="the encoder path's adversarial weight relative to --adv-weight (the mapping path's is 1)")
+    p.add_argument("--rec-kl-scale", type=float,
+                   help="the encoder path's classifier-KL weight relative to --kl-weight")
     p.add_argument("--warmup-kimg", type=float,
                    help="encoder warm-up: the first N kimg train E and G on the reconstruction terms only")
     p.add_argument("--rampup-kimg", type=float,
@@ -70,7 +75,8 @@ def register(subparsers) -> None:
 PRESET_FIELDS = {
     "kimg": "kimg", "batch_size": "batch_size", "batch_gpu": "batch_gpu", "resolution": "network.resolution",
     "lr": "lr_g", "paths": "paths", "mapping_every": "mapping_every", "lpips_weight": "losses.rec_lpips",
-    "l1_weight": "losses.rec_l1", "adv_weight": "losses.adv", "warmup_kimg": "warmup_kimg",
+    "l1_weight": "losses.rec_l1", "adv_weight": "losses.adv", "kl_weight": "losses.cls_kl",
+    "rec_adv_scale": "losses.rec_adv_scale", "rec_kl_scale": "losses.rec_kl_scale", "warmup_kimg": "warmup_kimg",
     "rampup_kimg": "rampup_kimg", "beta1_rec": "beta1_rec", "augment": "augment", "ada_target": "ada_target",
     "fidelity_images": "fidelity_images", "lpips_net": "lpips_net",
     "r1_gamma": "losses.r1_gamma", "pl_weight": "losses.pl_weight", "ema_kimg": "ema_kimg",
@@ -132,6 +138,7 @@ def _new_config(args):
         resolution=args.resolution, lr_g=lr, lr_e=lr, lr_d=lr, paths=args.paths,
         mapping_every=args.mapping_every, rec_lpips_weight=args.lpips_weight, lpips_net=args.lpips_net,
         lpips_weights=args.lpips_weights, rec_l1_weight=args.l1_weight, adv_weight=args.adv_weight,
+        cls_kl_weight=args.kl_weight, rec_adv_scale=args.rec_adv_scale, rec_kl_scale=args.rec_kl_scale,
         warmup_kimg=args.warmup_kimg, rampup_kimg=args.rampup_kimg, beta1_rec=args.beta1_rec, augment=args.augment, ada_target=args.ada_target,
         fidelity_images=args.fidelity_images,
         r1_gamma=args.r1_gamma, pl_weight=args.pl_weight, ema_kimg=args.ema_kimg, tick_kimg=args.tick_kimg,

@@ -32,6 +32,8 @@ class LossWeights:
     rec_lpips: float = 0.1     # LPIPS(x, x') on the encoder path (the authors' 0.1; 0 disables the term)
     rec_latent: float = 0.1    # L1(E(x'), E(x)); not reported: 0.1, the same scale as the image terms
     cls_kl: float = 1.0        # KL(C(x) || C(x')) (and KL(p || C(G(z, p))) on the mapping path)
+    rec_adv_scale: float = 1.0  # the encoder path's adversarial weight is adv * this (the mapping path's: adv)
+    rec_kl_scale: float = 1.0   # the encoder path's KL weight is cls_kl * this (the mapping path's: cls_kl)
     r1_gamma: float = 1.0      # R1 penalty on reals (gamma; applied lazily every r1_interval steps)
     pl_weight: float = 2.0     # path-length regularisation (applied lazily every pl_interval steps)
 

@@ -101,10 +101,11 @@ class StylexLoss:
         fake = self.G(latent, noise_mode="random")              # [N, 3, H, W]
         terms: dict[str, torch.Tensor] = {}
         total = torch.zeros([], device=real.device)
-        if self.adv_scale > 0:
+        adv_weight = self.adv_scale * self.w.adv * self.w.rec_adv_scale
+        if adv_weight > 0:
             adv = F.softplus(-self._D(fake, probs)).float().mean()
             terms["G_adv"] = adv
-            total = total + self.adv_scale * self.w.adv * adv
+            total = total + adv_weight * adv
         l1 = (fake.float() - real.float()).abs().mean()
         terms["G_rec_l1"] = l1
         total = total + self.w.rec_l1 * l1
@@ -117,11 +118,12 @@ class StylexLoss:
             lat = (w_fake.float() - w_real.float()).abs().mean()
             terms["G_rec_latent"] = lat
             total = total + self.w.rec_latent * lat
-        if self.kl_scale > 0:
+        kl_weight = self.kl_scale * self.w.cls_kl * self.w.rec_kl_scale
+        if kl_weight > 0:
             logits_fake = self.C(fake)
             kl = kl_divergence(probs, logits_fake).mean()
             terms["G_cls_kl"] = kl
-            total = total + self.kl_scale * self.w.cls_kl * kl
+            total = total + kl_weight * kl
         else:
             with torch.no_grad():
                 logits_fake = self.C(fake.detach())
