@@ -189,11 +189,11 @@ PRESETS: dict[str, TrainConfig] = {
         snapshot_ticks=2, sample_ticks=2,
         # Reconstruction first: 20 kimg of encoder warm-up on the reconstruction terms alone (no D: faster per
         # image; Adam with momentum, beta1 0.9, for E and G), then the adversarial and classifier-KL terms ramped
-        # in over 5 kimg, with L1 and LPIPS at weight 1 (RESULTS.md, "Fidelity and realism"). ADA adapts
-        # quickly enough for a run of tens of kimg.
+        # in over 5 kimg, the encoder path's adversarial weight at a tenth of the mapping path's; L1 and LPIPS at
+        # weight 1 (RESULTS.md, "Fidelity and realism"). ADA adapts quickly enough for a run of tens of kimg.
         warmup_kimg=20.0, rampup_kimg=5.0, beta1_rec=0.9, ada_kimg=20.0,
         # no path-length regularisation at 32 px, as NVlabs' 32 px (CIFAR) setting; it also costs time
-        losses=LossWeights(rec_l1=1.0, rec_lpips=1.0, pl_weight=0.0),
+        losses=LossWeights(rec_l1=1.0, rec_lpips=1.0, rec_adv_scale=0.1, pl_weight=0.0),
     ),
     # The replication's 64 px setting with the full-width StyleGAN2 networks; the replication
     # used batch 4 and lr 2e-4 for 220k steps (880 kimg); batch 32 with lr 2e-3 is the GPU

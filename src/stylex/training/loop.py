@@ -695,8 +695,8 @@ def _train_step(ctx: StepContext, step: int, real_all: torch.Tensor,
                 warmup: bool = False) -> dict[str, torch.Tensor] | None:
     """One optimiser step of every phase. Returns the logged terms, or None if it was skipped.
 
-    ``warmup``: the encoder warm-up, an encoder-path step without the adversarial term (``loss.adv_scale``
-    is 0), with neither path-length regularisation nor a discriminator update.
+    ``warmup``: the encoder warm-up, an encoder-path step on the reconstruction terms alone (``loss.adv_scale``
+    and ``loss.kl_scale`` are 0), with neither path-length regularisation nor a discriminator update.
     """
     cfg, nets = ctx.cfg, ctx.nets
     chunks = real_all.split(ctx.batch_gpu)
