@@ -80,3 +80,23 @@ def test_every_listed_subcommand_is_registered():
 def test_lpips_net_is_an_option_of_train():
     args, given = parse(["train", "--out", "o", "--lpips-net", "vgg"])
     assert args.lpips_net == "vgg" and "lpips_net" in given
+
+
+def test_train_help_shows_the_presets_values_not_none(capsys):
+    from stylex.training.config import PRESETS
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())          # undo the help formatter's line breaks
+    assert "default: None" not in text
+    kimg = ", ".join(f"{name} {cfg.kimg}" for name, cfg in PRESETS.items())
+    assert f"(default: by --preset: {kimg})" in text
+    assert f"(default: {PRESETS['cpu'].losses.adv} in every preset)" in text
+
+
+def test_preset_filled_options_stay_unset_after_parsing():
+    args, given = parse(["train", "--out", "o", "--data", "synthetic"])
+    assert args.kimg is None and args.lr is None and args.warmup_kimg is None and args.compile is None
+    assert not {"kimg", "lr", "warmup_kimg", "compile"} & given
+    args, given = parse(["train", "--out", "o", "--kimg", "3", "--compile"])
+    assert args.kimg == 3.0 and args.compile is True and {"kimg", "compile"} <= given

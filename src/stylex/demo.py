@@ -32,11 +32,16 @@ class DemoConfig:
     clf_width: float = 0.5          # MobileNetV2 width (trained from scratch: the world is not ImageNet)
     stylex_preset: str = "cpu"
     stylex_kimg: float = 12.0
-    # The demo keeps the recipe its BENCHMARKS.md results were measured with (L1 1.0, LPIPS 0.1, no warm-up, no
-    # augmentation): the new cpu recipe, tried once within the demo's 12 kimg, recovered fewer causes (BENCHMARKS.md).
-    warmup_kimg: float = 0.0
+    # The cpu recipe scaled to the demo's 12 kimg: reconstruction first (warm-up, Adam momentum), then the
+    # adversarial and KL terms ramped in, the encoder path's adversarial and KL weights at 0.1 (the best
+    # reconstructions of the settings tried on the synthetic world); no augmentation (BENCHMARKS.md, "Demo").
+    warmup_kimg: float = 6.0
+    rampup_kimg: float = 2.0
+    beta1_rec: float = 0.9
     rec_l1: float = 1.0
-    rec_lpips: float = 0.1
+    rec_lpips: float = 1.0
+    rec_adv_scale: float = 0.1
+    rec_kl_scale: float = 0.1
     augment: str = "none"
     attfind_images: int = 64
     test_images: int = 100          # held-out images for the flip rate (all repeats together)
@@ -46,15 +51,18 @@ class DemoConfig:
     probe_images: int = 4000
     probe_epochs: int = 6
     report_attributes: int = 6
+    seed: int = 0                   # draws the world's images and seeds every training stage (`stylex demo --seed`)
 
 
 FULL = DemoConfig()
-QUICK = DemoConfig(synthetic_size=1000, clf_epochs=2, stylex_preset="tiny", stylex_kimg=0.25, attfind_images=12,
+QUICK = DemoConfig(synthetic_size=1000, clf_epochs=2, stylex_preset="tiny", stylex_kimg=0.25, warmup_kimg=0.0,
+                   rampup_kimg=0.0, attfind_images=12,
                    test_images=20, repeats=2, recon_images=16, realism_images=0, probe_images=800, probe_epochs=2,
                    report_attributes=3)
 
 
-def make_demo(out_dir: str | Path, quick: bool = False, device: str = "auto", progress: bool = True) -> dict[str, Any]:
+def make_demo(out_dir: str | Path, quick: bool = False, device: str = "auto", progress: bool = True,
+              seed: int = 0) -> dict[str, Any]:
     """Run every stage of the demo and return a summary (paths, timings, key numbers).
 
     Args:
@@ -62,21 +70,22 @@ def make_demo(out_dir: str | Path, quick: bool = False, device: str = "auto", pr
         quick: the small setting (a few minutes on 2 CPU cores) used by the tests.
         device: auto | cpu | cuda.
         progress: progress bars and stage lines.
+        seed: draws the synthetic world's images and seeds the classifier's and StylEx's training.
     """
     from .data import DataSpec
     from .explain.pipeline import AttFindConfig, EvalConfig, find_attributes, evaluate_attributes
     from .report.build import build_report
     from .trained_run import load_run
-    from .training.classifier import ClassifierTrainConfig, train_classifier
     from .training.config import resolve_config
     from .device import resolve_device
     from .training.loop import train
 
-    cfg = QUICK if quick else FULL
+    cfg = dataclasses.replace(QUICK if quick else FULL, seed=seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     device = str(resolve_device(device))  # configs take the name ("cpu", "cuda:0")
-    data = DataSpec(path=None, format="synthetic", resolution=32, synthetic_size=cfg.synthetic_size)
+    data = DataSpec(path=None, format="synthetic", resolution=32, synthetic_size=cfg.synthetic_size,
+                    synthetic_seed=cfg.seed)
     timings: dict[str, float] = {}
     say = print if progress else (lambda *a, **k: None)
     paths = {k: out / k for k in ("classifier", "run", "attfind", "eval", "report")}
@@ -92,28 +101,16 @@ def make_demo(out_dir: str | Path, quick: bool = False, device: str = "auto", pr
         say(f"[demo] {name}: {timings[name]:.0f} s")
 
     clf_file = paths["classifier"] / "classifier.pt"
-    stage("classifier", (paths["classifier"] / "metrics.json").is_file(), lambda: train_classifier(
-        ClassifierTrainConfig(data=data, out_dir=str(paths["classifier"]), resolution=32, epochs=cfg.clf_epochs,
-                              width_mult=cfg.clf_width, pretrained="none", lr=3e-3, device=device),
-        progress=progress,
-        command=["stylex", "train-classifier", "--data", "synthetic", "--synthetic-size", str(cfg.synthetic_size),
-                 "--out", str(paths["classifier"]), "--resolution", "32", "--epochs", str(cfg.clf_epochs),
-                 "--width-mult", str(cfg.clf_width), "--pretrained", "none", "--lr", "0.003"]))
-
-    tcfg = resolve_config(cfg.stylex_preset, kimg=cfg.stylex_kimg, warmup_kimg=cfg.warmup_kimg, rec_l1=cfg.rec_l1,
-                          rec_lpips=cfg.rec_lpips, augment=cfg.augment, device=device)
+    stage("classifier", (paths["classifier"] / "metrics.json").is_file(),
+          lambda: _train_classifier(cfg, data, paths["classifier"], device, progress))
+    overrides = _stylex_overrides(cfg)
+    tcfg = resolve_config(cfg.stylex_preset, device=device, **{k: v for k, (_, v) in overrides.items()})
     run_done = (paths["run"] / "stats.jsonl").is_file() and _trained_kimg(paths["run"]) >= tcfg.kimg - 1e-9
-
-    def train_stylex() -> None:
-        resume = (paths["run"] / "checkpoint.pt").is_file()
-        train(tcfg, data, clf_file, paths["run"], resume=resume, progress=progress,
-              command=["stylex", "train", "--data", "synthetic", "--synthetic-size", str(cfg.synthetic_size),
-                 "--classifier", str(clf_file), "--out",
-                       str(paths["run"]), "--preset", cfg.stylex_preset, "--kimg", str(cfg.stylex_kimg),
-                       "--warmup-kimg", str(cfg.warmup_kimg), "--l1-weight", str(cfg.rec_l1),
-                       "--lpips-weight", str(cfg.rec_lpips), "--augment", cfg.augment])
-
-    stage("StylEx training", run_done, train_stylex)
+    stage("StylEx training", run_done, lambda: train(
+        tcfg, data, clf_file, paths["run"], resume=(paths["run"] / "checkpoint.pt").is_file(), progress=progress,
+        command=["stylex", "train", "--data", "synthetic", "--synthetic-size", str(cfg.synthetic_size),
+                 "--synthetic-seed", str(cfg.seed), "--classifier", str(clf_file), "--out", str(paths["run"]),
+                 "--preset", cfg.stylex_preset, *[x for flag, v in overrides.values() for x in (flag, str(v))]]))
     run = load_run(paths["run"], device=device, progress=progress)
     stage("AttFind", (paths["attfind"] / "attributes.json").is_file(), lambda: find_attributes(
         run, paths["attfind"], AttFindConfig(num_images=cfg.attfind_images), progress=progress,
@@ -135,6 +132,30 @@ def make_demo(out_dir: str | Path, quick: bool = False, device: str = "auto", pr
     summary = _summary(out, index, paths["classifier"], cfg, quick, timings)
     (out / "demo_summary.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def _train_classifier(cfg: DemoConfig, data, folder: Path, device: str, progress: bool) -> None:
+    """The demo's classifier: a half-width MobileNetV2 trained from scratch on the synthetic world."""
+    from .training.classifier import ClassifierTrainConfig, train_classifier
+
+    train_classifier(
+        ClassifierTrainConfig(data=data, out_dir=str(folder), resolution=32, epochs=cfg.clf_epochs,
+                              width_mult=cfg.clf_width, pretrained="none", lr=3e-3, device=device, seed=cfg.seed),
+        progress=progress,
+        command=["stylex", "train-classifier", "--data", "synthetic", "--synthetic-size", str(cfg.synthetic_size),
+                 "--synthetic-seed", str(cfg.seed), "--out", str(folder), "--resolution", "32", "--epochs",
+                 str(cfg.clf_epochs), "--width-mult", str(cfg.clf_width), "--pretrained", "none", "--lr", "0.003",
+                 "--seed", str(cfg.seed)])
+
+
+def _stylex_overrides(cfg: DemoConfig) -> dict[str, tuple[str, Any]]:
+    """The demo's StylEx options over its preset: ``resolve_config`` keyword -> (``stylex train`` option, value)."""
+    return {"kimg": ("--kimg", cfg.stylex_kimg), "warmup_kimg": ("--warmup-kimg", cfg.warmup_kimg),
+            "rampup_kimg": ("--rampup-kimg", cfg.rampup_kimg), "beta1_rec": ("--beta1-rec", cfg.beta1_rec),
+            "rec_l1": ("--l1-weight", cfg.rec_l1), "rec_lpips": ("--lpips-weight", cfg.rec_lpips),
+            "rec_adv_scale": ("--rec-adv-scale", cfg.rec_adv_scale),
+            "rec_kl_scale": ("--rec-kl-scale", cfg.rec_kl_scale),
+            "augment": ("--augment", cfg.augment), "seed": ("--seed", cfg.seed)}
 
 
 def _summary(out: Path, index: Path, classifier_dir: Path, cfg: DemoConfig, quick: bool,

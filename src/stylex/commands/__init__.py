@@ -13,13 +13,23 @@ import inspect
 from typing import Any
 
 
+class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows ``(default: X)`` after an option's help, except where there is nothing to show (required
+    options, ``None``, off flags), so no option reads "(default: None)"."""
+
+    def _get_help_string(self, action):
+        if action.required or action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def add_parser(subparsers, name: str, help: str, description: str | None = None) -> argparse.ArgumentParser:
     """Add a subcommand parser that shows defaults in ``--help``."""
     return subparsers.add_parser(
         name,
         help=help,
         description=description or help,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_DefaultsFormatter,
     )
 
 
@@ -48,6 +58,39 @@ class Default:
 
     def __str__(self) -> str:
         return str(self.value())
+
+
+class PresetDefault(Default):
+    """The default of a ``stylex train`` option that the chosen ``--preset`` fills in.
+
+    ``--help`` lists each preset's value (``tiny 0.032, cpu 60.0, ...``); after parsing it resolves to ``None``,
+    so the preset's value applies.
+
+    Args:
+        path: the :class:`~stylex.training.config.TrainConfig` attribute, dotted for nested ones
+            (``"network.resolution"``, ``"losses.rec_l1"``).
+    """
+
+    def __init__(self, path: str):
+        super().__init__("stylex.training.config:TrainConfig", path)
+
+    def value(self) -> Any:
+        return None
+
+    def __str__(self) -> str:
+        from ..training.config import PRESETS
+
+        def get(cfg):
+            for part in self.name.split("."):
+                cfg = getattr(cfg, part)
+            return cfg
+
+        values = {name: get(cfg) for name, cfg in PRESETS.items()}
+        if all(v is None for v in values.values()):
+            return "unset in every preset"
+        if len(set(map(repr, values.values()))) == 1:
+            return f"{next(iter(values.values()))} in every preset"
+        return "by --preset: " + ", ".join(f"{name} {v}" for name, v in values.items())
 
 
 def defaults_from(owner: str):

@@ -12,6 +12,8 @@ def register(subparsers) -> None:
     p.add_argument("--out", default="demo-out", help="output folder")
     p.add_argument("--quick", action="store_true", help="a small version (about 3 minutes on 2 CPU cores)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--seed", type=int, default=0,
+                   help="draws the synthetic world's images and seeds every training stage (default: 0)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=execute)
 
@@ -22,7 +24,8 @@ def execute(args) -> int:
 
     check_output_dir(args.out)
 
-    s = make_demo(args.out, quick=args.quick, device=args.device, progress=not args.no_progress)
+    s = make_demo(args.out, quick=args.quick, device=args.device, progress=not args.no_progress,
+                  seed=args.seed)
     print()
     if args.quick:
         print("QUICK DEMO: a smoke test that every stage of the pipeline runs (a 0.25 kimg generator); its numbers "

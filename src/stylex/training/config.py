@@ -32,6 +32,8 @@ class LossWeights:
     rec_lpips: float = 0.1     # LPIPS(x, x') on the encoder path (the authors' 0.1; 0 disables the term)
     rec_latent: float = 0.1    # L1(E(x'), E(x)); not reported: 0.1, the same scale as the image terms
     cls_kl: float = 1.0        # KL(C(x) || C(x')) (and KL(p || C(G(z, p))) on the mapping path)
+    rec_adv_scale: float = 1.0  # the encoder path's adversarial weight is adv * this (the mapping path's: adv)
+    rec_kl_scale: float = 1.0   # the encoder path's KL weight is cls_kl * this (the mapping path's: cls_kl)
     r1_gamma: float = 1.0      # R1 penalty on reals (gamma; applied lazily every r1_interval steps)
     pl_weight: float = 2.0     # path-length regularisation (applied lazily every pl_interval steps)
 
@@ -65,8 +67,11 @@ class TrainConfig:
     # --- StylEx specifics ---
     paths: str = "alternate"        # "alternate": encoder path and mapping path take turns; "encoder": encoder only
     mapping_every: int = 2          # with paths=alternate, every N-th step is a mapping-path step (2: 1:1)
-    warmup_kimg: float = 0.0        # encoder warm-up: the first N kimg train E and G on reconstruction + KL only
-                                    # (no adversarial term, no mapping path, D idle), then the full objective
+    warmup_kimg: float = 0.0        # encoder warm-up: the first N kimg train E and G on the reconstruction terms
+                                    # only (no classifier KL, no adversarial term, no mapping path, D idle)
+    rampup_kimg: float = 0.0        # after the warm-up, the adversarial and KL weights rise linearly from 0 over N kimg
+    beta1_rec: float = 0.0          # Adam beta1 of the encoder, and of G during the warm-up (reconstruction is not
+                                    # adversarial: momentum helps it; G's beta1 is `beta1` once D comes in)
     augment: str = "auto"           # what D sees: ada | fixed:P | none | auto (ada below 30k training images)
     ada_target: float = 0.6         # ADA's target for E[sign(D(real))]
     ada_kimg: float = 100.0         # ADA speed: p can move by 1 over this many kimg
@@ -110,6 +115,10 @@ class TrainConfig:
             raise bad("--paths", f"must be 'alternate' or 'encoder', got {self.paths!r}")
         if self.warmup_kimg < 0:
             raise bad("--warmup-kimg", f"must be >= 0, got {self.warmup_kimg}")
+        if self.rampup_kimg < 0:
+            raise bad("--rampup-kimg", f"must be >= 0, got {self.rampup_kimg}")
+        if not 0 <= self.beta1_rec < 1:
+            raise bad("--beta1-rec", f"must be in [0, 1), got {self.beta1_rec}")
         parse_augment(self.augment)
         if not -1 < self.ada_target < 1 or self.ada_kimg <= 0 or self.ada_interval < 1:
             raise bad("--ada-target/ada_kimg/ada_interval", "need -1 < target < 1, ada_kimg > 0, interval >= 1")
@@ -178,12 +187,13 @@ PRESETS: dict[str, TrainConfig] = {
                                             channel_base=2048, channel_max=64), batch_size=16, kimg=60.0, lr_g=0.002,
         lr_e=0.002, lr_d=0.002, ema_kimg=1.0, ema_rampup=0.05, tick_kimg=1.0,
         snapshot_ticks=2, sample_ticks=2,
-        # Reconstruction first: 10 kimg of encoder warm-up (no D: faster per image), then the full
-        # objective with L1 and LPIPS at weight 1 (the former 1.0 / 0.1 reconstructed worse at equal wall time:
-        # RESULTS.md, "Fidelity and realism"); ADA adapts quickly enough for a run of tens of kimg.
-        warmup_kimg=10.0, ada_kimg=20.0,
+        # Reconstruction first: 20 kimg of encoder warm-up on the reconstruction terms alone (no D: faster per
+        # image; Adam with momentum, beta1 0.9, for E and G), then the adversarial and classifier-KL terms ramped
+        # in over 5 kimg, the encoder path's adversarial weight at a tenth of the mapping path's; L1 and LPIPS at
+        # weight 1 (RESULTS.md, "Fidelity and realism"). ADA adapts quickly enough for a run of tens of kimg.
+        warmup_kimg=20.0, rampup_kimg=5.0, beta1_rec=0.9, ada_kimg=20.0,
         # no path-length regularisation at 32 px, as NVlabs' 32 px (CIFAR) setting; it also costs time
-        losses=LossWeights(rec_l1=1.0, rec_lpips=1.0, pl_weight=0.0),
+        losses=LossWeights(rec_l1=1.0, rec_lpips=1.0, rec_adv_scale=0.1, pl_weight=0.0),
     ),
     # The replication's 64 px setting with the full-width StyleGAN2 networks; the replication
     # used batch 4 and lr 2e-4 for 220k steps (880 kimg); batch 32 with lr 2e-3 is the GPU

@@ -1,0 +1,58 @@
+"""The training recipe's schedule: encoder warm-up on the reconstruction terms alone, the ramp-up of the
+adversarial and classifier-KL terms, and Adam's beta1 for reconstruction (issue 13)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from stylex.training.config import resolve_config
+from stylex.training.loop import _ramp, train
+
+from test_training import classifier_file, synthetic_spec, tiny_cfg  # noqa: F401  (fixture)
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("STYLEX_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.mark.parametrize("nimg, expected", [(0, 0.0), (999, 0.0), (1000, 0.0), (1500, 0.25), (3000, 1.0),
+                                            (9000, 1.0)])
+def test_ramp_is_zero_in_the_warmup_then_linear(nimg, expected):
+    cfg = resolve_config("tiny", warmup_kimg=1.0, rampup_kimg=2.0)
+    assert _ramp(cfg, nimg) == pytest.approx(expected)
+
+
+def test_no_rampup_means_full_weight_after_the_warmup():
+    cfg = resolve_config("tiny", warmup_kimg=1.0, rampup_kimg=0.0)
+    assert _ramp(cfg, 999) == 0.0 and _ramp(cfg, 1000) == 1.0
+
+
+def test_warmup_trains_reconstruction_only_then_the_full_objective(tmp_path, classifier_file):  # noqa: F811
+    # one step per tick: 2 warm-up steps, then encoder (ramp 0), mapping (ramp 1), encoder (ramp 1)
+    cfg = tiny_cfg(kimg=0.020, tick_kimg=0.004, warmup_kimg=0.008, rampup_kimg=0.004, beta1_rec=0.9)
+    train(cfg, synthetic_spec(), classifier_file, tmp_path / "run", progress=False)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "stats.jsonl").read_text().splitlines()]
+    assert len(rows) == 5
+    for row in rows[:2]:                     # warm-up: reconstruction terms only, D idle
+        assert "G_rec_l1" in row and "warmup" in row
+        assert not {"G_cls_kl", "G_adv", "D_loss", "G_adv_map"} & set(row), row
+    for row in rows[2:]:
+        assert "D_loss" in row and "warmup" not in row
+    assert "G_cls_kl" not in rows[2] and "G_adv" not in rows[2]     # the ramp starts at 0
+    assert {"G_adv_map", "G_cls_kl_map"} <= set(rows[3]) and {"G_adv", "G_cls_kl"} <= set(rows[4])
+    ckpt = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert ckpt["opt_E"]["param_groups"][0]["betas"][0] == pytest.approx(0.9)
+    assert ckpt["opt_G"]["param_groups"][0]["betas"][0] == pytest.approx(cfg.beta1)   # D came in: GAN betas
+
+
+def test_beta1_rec_is_validated():
+    from stylex.errors import StylexError
+
+    with pytest.raises(StylexError, match="--beta1-rec"):
+        resolve_config("tiny", beta1_rec=1.0)
+    with pytest.raises(StylexError, match="--rampup-kimg"):
+        resolve_config("tiny", rampup_kimg=-1.0)
