@@ -11,7 +11,10 @@ import torch
 from stylex.training.config import resolve_config
 from stylex.training.loop import _ramp, train
 
-from test_training import classifier_file, synthetic_spec, tiny_cfg  # noqa: F401  (fixture)
+import test_training
+from test_training import synthetic_spec, tiny_cfg
+
+classifier_file = test_training.classifier_file     # the module's fixture: an untrained tiny classifier
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +34,7 @@ def test_no_rampup_means_full_weight_after_the_warmup():
     assert _ramp(cfg, 999) == 0.0 and _ramp(cfg, 1000) == 1.0
 
 
-def test_warmup_trains_reconstruction_only_then_the_full_objective(tmp_path, classifier_file):  # noqa: F811
+def test_warmup_trains_reconstruction_only_then_the_full_objective(tmp_path, classifier_file):
     # one step per tick: 2 warm-up steps, then encoder (ramp 0), mapping (ramp 1), encoder (ramp 1)
     cfg = tiny_cfg(kimg=0.020, tick_kimg=0.004, warmup_kimg=0.008, rampup_kimg=0.004, beta1_rec=0.9)
     train(cfg, synthetic_spec(), classifier_file, tmp_path / "run", progress=False)
