@@ -106,17 +106,26 @@ def _ramp(cfg: TrainConfig, nimg: int) -> float:
     return 1.0 if cfg.rampup_kimg <= 0 else min(1.0, past / (cfg.rampup_kimg * 1000))
 
 
+def _lazy_ratio(reg_interval: int) -> float:
+    """StyleGAN2's lazy-regularisation correction N/(N+1) of lr and betas (1 without regularisation)."""
+    return reg_interval / (reg_interval + 1) if reg_interval > 0 else 1.0
+
+
+def _g_reg_interval(cfg: TrainConfig) -> int:
+    """Steps between G's lazy regularisation (path length); 0 when it is off."""
+    return cfg.pl_interval if cfg.losses.pl_weight > 0 else 0
+
+
 def _set_beta1(opt: torch.optim.Optimizer, beta1: float, cfg: TrainConfig) -> None:
     """Give G's Adam ``beta1`` (with the lazy-regularisation correction of :func:`make_adam`)."""
-    interval = cfg.pl_interval if cfg.losses.pl_weight > 0 else 0
-    ratio = interval / (interval + 1) if interval > 0 else 1.0
+    ratio = _lazy_ratio(_g_reg_interval(cfg))
     for group in opt.param_groups:
         group["betas"] = (beta1 ** ratio, group["betas"][1])
 
 
 def make_adam(params, lr: float, betas: tuple[float, float], reg_interval: int) -> torch.optim.Adam:
     """Adam with the lazy-regularisation correction of StyleGAN2 (lr and betas scaled by N/(N+1))."""
-    ratio = reg_interval / (reg_interval + 1) if reg_interval > 0 else 1.0
+    ratio = _lazy_ratio(reg_interval)
     return torch.optim.Adam(params, lr=lr * ratio, betas=(betas[0] ** ratio, betas[1] ** ratio), eps=1e-8)
 
 
@@ -354,7 +363,7 @@ class Networks:
         G_ema = copy.deepcopy(G).eval().requires_grad_(False)
         betas = (cfg.beta1, cfg.beta2)
         return cls(G, G_ema, E, D,
-                   make_adam(G.parameters(), cfg.lr_g, betas, cfg.pl_interval if cfg.losses.pl_weight > 0 else 0),
+                   make_adam(G.parameters(), cfg.lr_g, betas, _g_reg_interval(cfg)),
                    make_adam(E.parameters(), cfg.lr_e, (cfg.beta1_rec, cfg.beta2), 0),
                    make_adam(D.parameters(), cfg.lr_d, betas, cfg.r1_interval if cfg.losses.r1_gamma > 0 else 0))
 
@@ -571,7 +580,7 @@ class TrainingSession:
         idx = self.stream.next()
         real_all = images_to_tensor(self.images_u8[np.sort(idx)][np.argsort(np.argsort(idx))], self.device)
         warmup = counters.cur_nimg < cfg.warmup_kimg * 1000
-        self.ctx.loss.adv_scale = self.ctx.loss.kl_scale = _ramp(cfg, counters.cur_nimg)
+        self.ctx.loss.ramp = _ramp(cfg, counters.cur_nimg)
         _set_beta1(self.ctx.nets.opt_G, cfg.beta1_rec if warmup else cfg.beta1, cfg)
         terms = _train_step(self.ctx, counters.step, real_all, warmup=warmup)
         if self.ada is not None and terms is not None and "D_real_sign" in terms:
@@ -695,8 +704,8 @@ def _train_step(ctx: StepContext, step: int, real_all: torch.Tensor,
                 warmup: bool = False) -> dict[str, torch.Tensor] | None:
     """One optimiser step of every phase. Returns the logged terms, or None if it was skipped.
 
-    ``warmup``: the encoder warm-up, an encoder-path step on the reconstruction terms alone (``loss.adv_scale``
-    and ``loss.kl_scale`` are 0), with neither path-length regularisation nor a discriminator update.
+    ``warmup``: the encoder warm-up, an encoder-path step on the reconstruction terms alone (``loss.ramp``
+    is 0), with neither path-length regularisation nor a discriminator update.
     """
     cfg, nets = ctx.cfg, ctx.nets
     chunks = real_all.split(ctx.batch_gpu)

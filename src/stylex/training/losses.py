@@ -11,8 +11,8 @@ Phases (each returns a scalar to back-propagate and a dict of named terms for lo
 
 With an augmentation pipe (:mod:`stylex.training.augment`), every image D sees passes through it: reals and
 fakes in D's loss and R1, fakes in G's adversarial terms. The reconstruction and classifier terms see the
-images as they are. ``adv_scale`` and ``kl_scale`` (set by the loop: 0 during the encoder warm-up, rising to 1
-over the ramp-up) scale the adversarial and classifier-KL terms of both paths; at 0 a term is left out.
+images as they are. ``ramp`` (set by the loop: 0 during the encoder warm-up, rising to 1 over the ramp-up)
+scales the adversarial and classifier-KL terms of both paths; a term whose weight is 0 is left out.
 
 All images are ``[N, 3, H, W]`` in ``[-1, 1]``; class vectors ``p`` are softmax probabilities ``[N, K]``.
 """
@@ -74,8 +74,7 @@ class StylexLoss:
         self.z_dim = z_dim
         self.augment = augment
         self.pl_mean = torch.zeros([])
-        self.adv_scale = 1.0   # 0 during the encoder warm-up, then ramped to 1 (both paths)
-        self.kl_scale = 1.0    # the same for the classifier KL terms
+        self.ramp = 1.0        # scale of the adversarial and KL terms: 0 in the encoder warm-up, then up to 1
 
     def _D(self, images: torch.Tensor, probs: torch.Tensor, D: nn.Module | None = None) -> torch.Tensor:
         """The discriminator (``self.D`` unless given) on (augmented) images."""
@@ -101,7 +100,7 @@ class StylexLoss:
         fake = self.G(latent, noise_mode="random")              # [N, 3, H, W]
         terms: dict[str, torch.Tensor] = {}
         total = torch.zeros([], device=real.device)
-        adv_weight = self.adv_scale * self.w.adv * self.w.rec_adv_scale
+        adv_weight = self.ramp * self.w.adv * self.w.rec_adv_scale
         if adv_weight > 0:
             adv = F.softplus(-self._D(fake, probs)).float().mean()
             terms["G_adv"] = adv
@@ -118,7 +117,7 @@ class StylexLoss:
             lat = (w_fake.float() - w_real.float()).abs().mean()
             terms["G_rec_latent"] = lat
             total = total + self.w.rec_latent * lat
-        kl_weight = self.kl_scale * self.w.cls_kl * self.w.rec_kl_scale
+        kl_weight = self.ramp * self.w.cls_kl * self.w.rec_kl_scale
         if kl_weight > 0:
             logits_fake = self.C(fake)
             kl = kl_divergence(probs, logits_fake).mean()
@@ -139,7 +138,7 @@ class StylexLoss:
         fake = self.G(self.G.condition(w, probs.to(w.dtype)), noise_mode="random")
         adv = F.softplus(-self._D(fake, probs)).float().mean()
         kl = kl_divergence(probs, self.C(fake)).mean()
-        total = self.adv_scale * self.w.adv * adv + self.kl_scale * self.w.cls_kl * kl
+        total = self.ramp * self.w.adv * adv + self.ramp * self.w.cls_kl * kl
         terms = {"G_adv_map": adv.detach(), "G_cls_kl_map": kl.detach()}
         return PhaseResult(total, terms, fake, probs)
 
