@@ -92,6 +92,10 @@ class TrainConfig:
     compile: bool = False           # torch.compile the networks
 
     # ------------------------------------------------------------------ validation
+    def batch_per_pass(self, world_size: int) -> int:
+        """Images per forward pass and process: ``batch_gpu``, or the batch split over the processes."""
+        return self.batch_gpu or self.batch_size // world_size
+
     def validate(self) -> "TrainConfig":
         """Reject out-of-range or unknown settings with a message naming the option."""
 

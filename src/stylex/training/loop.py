@@ -466,7 +466,7 @@ class TrainingSession:
         lpips = _load_lpips(cfg, device)
         augment, ada = _augmentation(cfg, len(dataset), device, say=print if show else None)
         loss = _stylex_loss(cfg, nets, classifier, lpips, augment)
-        batch_gpu = cfg.batch_gpu or cfg.batch_size // info.world_size
+        batch_gpu = cfg.batch_per_pass(info.world_size)
         session = cls(StepContext(cfg, nets, loss, None, info, batch_gpu), out, device, classifier, dataset)
         session.augment, session.ada = augment, ada
         session.probe = _fidelity_probe(cfg, data, lpips, device) if info.is_main else None

@@ -30,7 +30,7 @@ def check_batch(cfg: TrainConfig, num_images: int, world_size: int) -> None:
         raise StylexError(f"--batch {cfg.batch_size} is more than the {num_images} training images: every step "
                           f"would hold each image several times (and may not fit in memory); give --batch "
                           f"{num_images} or less")
-    batch_gpu = cfg.batch_gpu or cfg.batch_size // world_size
+    batch_gpu = cfg.batch_per_pass(world_size)
     if cfg.batch_size % world_size or batch_gpu < 1 or (cfg.batch_size // world_size) % batch_gpu:
         raise StylexError(f"--batch {cfg.batch_size} must be divisible by the number of processes "
                           f"({world_size}) times --batch-gpu ({batch_gpu})")
