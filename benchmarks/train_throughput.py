@@ -36,7 +36,7 @@ def build(preset: str, batch: int, device: torch.device, lpips: bool, precision:
     from stylex.models.networks import build_networks
     from stylex.training.config import resolve_config
     from stylex.training.losses import StylexLoss
-    from stylex.training.loop import make_adam
+    from stylex.training.loop import make_optimizers
 
     cfg = resolve_config(preset, batch_size=batch, rec_lpips_weight=None if lpips else 0.0, precision=precision,
                          device=device.type)
@@ -50,9 +50,7 @@ def build(preset: str, batch: int, device: torch.device, lpips: bool, precision:
         from stylex.models.lpips import LPIPS
 
         lp = LPIPS("alex").to(device, memory_format=fmt)
-    opts = (make_adam(G.parameters(), cfg.lr_g, (cfg.beta1, cfg.beta2), cfg.pl_interval),
-            make_adam(E.parameters(), cfg.lr_e, (cfg.beta1, cfg.beta2), 0),
-            make_adam(D.parameters(), cfg.lr_d, (cfg.beta1, cfg.beta2), cfg.r1_interval))
+    opts = make_optimizers(cfg, G, E, D)
     run = [torch.compile(m, dynamic=False, backend=compile_backend) if compile else m for m in (G, E, D)]
     loss = StylexLoss(*run, clf, cfg.losses, lp, cfg.network.z_dim, eager=(G, D))
     return cfg, G, E, D, loss, opts

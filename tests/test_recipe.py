@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from stylex.training.config import resolve_config
-from stylex.training.loop import _ramp, train
+from stylex.training.loop import Networks, _g_reg_interval, _lazy_ratio, _ramp, _set_phase, train
 
 import test_training
 from test_training import synthetic_spec, tiny_cfg
@@ -59,3 +59,29 @@ def test_beta1_rec_is_validated():
         resolve_config("tiny", beta1_rec=1.0)
     with pytest.raises(StylexError, match="--rampup-kimg"):
         resolve_config("tiny", rampup_kimg=-1.0)
+
+
+@pytest.mark.parametrize("warmup_lr", [0.01, 0.0])
+def test_warmup_lr_and_beta1_hold_in_the_warmup_only(warmup_lr):
+    cfg = resolve_config("tiny", warmup_lr=warmup_lr, beta1_rec=0.9, lr_g=0.002, lr_e=0.003, lr_d=0.004,
+                         pl_weight=2.0).with_classes(2)
+    nets = Networks.build(cfg, torch.device("cpu"))
+    ratio = _lazy_ratio(_g_reg_interval(cfg))
+    assert ratio < 1                                                   # G's lazy-regularisation correction in play
+    d_before = dict(nets.opt_D.param_groups[0])
+    g, e = nets.opt_G.param_groups[0], nets.opt_E.param_groups[0]
+    _set_phase(nets, cfg, warmup=True)
+    assert g["lr"] == pytest.approx((warmup_lr or 0.002) * ratio) and e["lr"] == pytest.approx(warmup_lr or 0.003)
+    assert g["betas"][0] == pytest.approx(0.9 ** ratio)
+    _set_phase(nets, cfg, warmup=False)
+    assert g["lr"] == pytest.approx(0.002 * ratio) and e["lr"] == pytest.approx(0.003)
+    assert g["betas"][0] == pytest.approx(cfg.beta1 ** ratio) and e["betas"][0] == pytest.approx(0.9)
+    assert nets.opt_D.param_groups[0]["lr"] == d_before["lr"] and nets.opt_D.param_groups[0]["betas"] == d_before["betas"]
+
+
+def test_warmup_lr_is_validated():
+    from stylex.errors import StylexError
+
+    for bad in (-0.001, float("nan"), float("inf")):
+        with pytest.raises(StylexError, match="--warmup-lr"):
+            resolve_config("tiny", warmup_lr=bad)

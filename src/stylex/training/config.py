@@ -9,6 +9,8 @@ once; :func:`read_run_config` also reads the layout written before version 2 (se
 
 from __future__ import annotations
 
+import math
+
 import dataclasses
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -72,6 +74,8 @@ class TrainConfig:
     rampup_kimg: float = 0.0        # after the warm-up, the adversarial and KL weights rise linearly from 0 over N kimg
     beta1_rec: float = 0.0          # Adam beta1 of the encoder, and of G during the warm-up (reconstruction is not
                                     # adversarial: momentum helps it; G's beta1 is `beta1` once D comes in)
+    warmup_lr: float = 0.0          # learning rate of G and E during the warm-up (0: lr_g / lr_e); a plain
+                                    # reconstruction objective tolerates a larger step than the GAN that follows
     augment: str = "auto"           # what D sees: ada | fixed:P | none | auto (ada below 30k training images)
     ada_target: float = 0.6         # ADA's target for E[sign(D(real))]
     ada_kimg: float = 100.0         # ADA speed: p can move by 1 over this many kimg
@@ -121,6 +125,8 @@ class TrainConfig:
             raise bad("--warmup-kimg", f"must be >= 0, got {self.warmup_kimg}")
         if self.rampup_kimg < 0:
             raise bad("--rampup-kimg", f"must be >= 0, got {self.rampup_kimg}")
+        if not (self.warmup_lr >= 0 and math.isfinite(self.warmup_lr)):
+            raise bad("--warmup-lr", f"must be a number >= 0 (0: --lr), got {self.warmup_lr}")
         if not 0 <= self.beta1_rec < 1:
             raise bad("--beta1-rec", f"must be in [0, 1), got {self.beta1_rec}")
         parse_augment(self.augment)

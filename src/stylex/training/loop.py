@@ -116,17 +116,38 @@ def _g_reg_interval(cfg: TrainConfig) -> int:
     return cfg.pl_interval if cfg.losses.pl_weight > 0 else 0
 
 
-def _set_beta1(opt: torch.optim.Optimizer, beta1: float, cfg: TrainConfig) -> None:
-    """Give G's Adam ``beta1`` (with the lazy-regularisation correction of :func:`make_adam`)."""
+def _set_phase(nets: "Networks", cfg: TrainConfig, warmup: bool) -> None:
+    """Give G's and E's Adam the warm-up's or the GAN's settings (with :func:`make_adam`'s corrections).
+
+    During the warm-up G uses ``beta1_rec`` and both use ``warmup_lr`` (when set); afterwards G is back at
+    ``beta1`` / ``lr_g`` and E at ``lr_e`` (E always keeps ``beta1_rec``).
+    """
     ratio = _lazy_ratio(_g_reg_interval(cfg))
-    for group in opt.param_groups:
-        group["betas"] = (beta1 ** ratio, group["betas"][1])
+    lr_g, lr_e = (cfg.warmup_lr, cfg.warmup_lr) if warmup and cfg.warmup_lr > 0 else (cfg.lr_g, cfg.lr_e)
+    for group in nets.opt_G.param_groups:
+        group["betas"] = ((cfg.beta1_rec if warmup else cfg.beta1) ** ratio, group["betas"][1])
+        group["lr"] = lr_g * ratio
+    for group in nets.opt_E.param_groups:
+        group["lr"] = lr_e
 
 
 def make_adam(params, lr: float, betas: tuple[float, float], reg_interval: int) -> torch.optim.Adam:
     """Adam with the lazy-regularisation correction of StyleGAN2 (lr and betas scaled by N/(N+1))."""
     ratio = _lazy_ratio(reg_interval)
     return torch.optim.Adam(params, lr=lr * ratio, betas=(betas[0] ** ratio, betas[1] ** ratio), eps=1e-8)
+
+
+def make_optimizers(cfg: TrainConfig, G: torch.nn.Module, E: torch.nn.Module,
+                    D: torch.nn.Module) -> tuple[torch.optim.Adam, torch.optim.Adam, torch.optim.Adam]:
+    """The Adam optimisers of G, E and D as training starts them.
+
+    G and D use ``cfg.beta1`` (the loop switches G's and E's to the warm-up's settings, :func:`_set_phase`), E always
+    ``beta1_rec``; G and D carry their lazy-regularisation corrections.
+    """
+    betas = (cfg.beta1, cfg.beta2)
+    return (make_adam(G.parameters(), cfg.lr_g, betas, _g_reg_interval(cfg)),
+            make_adam(E.parameters(), cfg.lr_e, (cfg.beta1_rec, cfg.beta2), 0),
+            make_adam(D.parameters(), cfg.lr_d, betas, cfg.r1_interval if cfg.losses.r1_gamma > 0 else 0))
 
 
 @torch.no_grad()
@@ -361,11 +382,7 @@ class Networks:
         """Freshly initialised G, E, D (and G_ema = G) with their Adam optimisers."""
         G, E, D = (m.to(device, memory_format=torch.channels_last) for m in build_networks(cfg.network))
         G_ema = copy.deepcopy(G).eval().requires_grad_(False)
-        betas = (cfg.beta1, cfg.beta2)
-        return cls(G, G_ema, E, D,
-                   make_adam(G.parameters(), cfg.lr_g, betas, _g_reg_interval(cfg)),
-                   make_adam(E.parameters(), cfg.lr_e, (cfg.beta1_rec, cfg.beta2), 0),
-                   make_adam(D.parameters(), cfg.lr_d, betas, cfg.r1_interval if cfg.losses.r1_gamma > 0 else 0))
+        return cls(G, G_ema, E, D, *make_optimizers(cfg, G, E, D))
 
     def modules(self) -> dict[str, Any]:
         """Everything with a state dict, by checkpoint key."""
@@ -581,7 +598,7 @@ class TrainingSession:
         real_all = images_to_tensor(self.images_u8[np.sort(idx)][np.argsort(np.argsort(idx))], self.device)
         warmup = counters.cur_nimg < cfg.warmup_kimg * 1000
         self.ctx.loss.ramp = _ramp(cfg, counters.cur_nimg)
-        _set_beta1(self.ctx.nets.opt_G, cfg.beta1_rec if warmup else cfg.beta1, cfg)
+        _set_phase(self.ctx.nets, cfg, warmup)
         terms = _train_step(self.ctx, counters.step, real_all, warmup=warmup)
         if self.ada is not None and terms is not None and "D_real_sign" in terms:
             self.ada.step(distributed.mean_over_processes(terms["D_real_sign"], self.info), cfg.batch_size)
