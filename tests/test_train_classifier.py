@@ -16,6 +16,7 @@ from stylex.training.classifier import (
     ClassifierTrainConfig,
     classification_metrics,
     cosine_warmup,
+    robustness_augment,
     subsample,
     train_classifier,
 )
@@ -114,6 +115,8 @@ def test_deterministic_on_cpu(tmp_path):
     ("num_workers", -1, "num_workers"),
     ("precise_bn_batches", -1, "precise_bn_batches"),
     ("pretrained", "/no/such/weights.pth", "pretrained"),
+    ("noise_std", -0.1, "noise_std"),
+    ("blur_prob", 1.5, "blur_prob"),
 ])
 def test_bad_options_rejected_before_work(tmp_path, option, value, match):
     class Exploding:
@@ -123,6 +126,20 @@ def test_bad_options_rejected_before_work(tmp_path, option, value, match):
     with pytest.raises(StylexError, match=match):
         train_classifier(tiny_cfg(tmp_path, **{option: value}), progress=False, datasets=(Exploding(), Exploding()))
     assert not (tmp_path / "clf").exists()
+
+
+def test_robustness_augment():
+    gen = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    x = torch.rand(6, 3, 8, 8) * 2 - 1
+    assert torch.equal(robustness_augment(x, gen(), 0.0, 0.0), x)                    # identity when off
+    blurred = robustness_augment(x, gen(), 0.0, 1.0)                                 # every image blurred
+    assert blurred.shape == x.shape and not torch.equal(blurred, x)
+    assert torch.allclose(blurred.mean((2, 3)), x.mean((2, 3)), atol=0.15)           # blur keeps the colour
+    assert blurred.diff(dim=3).abs().mean() < 0.6 * x.diff(dim=3).abs().mean()       # and removes fine detail
+    flat = torch.zeros(1, 3, 8, 8) + 0.3
+    assert torch.allclose(robustness_augment(flat, gen(), 0.0, 1.0), flat)           # a flat image is unchanged
+    noisy = robustness_augment(x, gen(), 0.5, 0.0)
+    assert 0.0 < (noisy - x).std() < 0.5 and torch.equal(noisy, robustness_augment(x, gen(), 0.5, 0.0))
 
 
 def test_needs_two_classes(tmp_path):

@@ -31,6 +31,11 @@ def register(subparsers) -> None:
     p.add_argument("--balance", default=d("balance"), choices=["none", "sampler", "loss"],
                    help="counter class imbalance by resampling or by loss weights")
     p.add_argument("--no-flip", action="store_true", help="no random horizontal flips (e.g. for text or maps)")
+    p.add_argument("--noise-std", type=float, default=d("noise_std"),
+                   help="robustness: Gaussian pixel noise on training images, std drawn per image from [0, this] "
+                        "(images in [-1, 1]); makes the classifier less sensitive to changes a person cannot see")
+    p.add_argument("--blur-prob", type=float, default=d("blur_prob"),
+                   help="robustness: probability of a 3x3 blur of each training image")
     p.add_argument("--device", default=d("device"), help="auto | cpu | cuda | cuda:N")
     p.add_argument("--workers", type=int, default=d("num_workers"), help="data loader worker processes")
     p.add_argument("--seed", type=int, default=d("seed"))
@@ -51,6 +56,7 @@ def execute(args) -> int:
         optimizer=args.optimizer, weight_decay=args.weight_decay, max_images=args.max_images,
         pretrained=args.pretrained, width_mult=args.width_mult, input_size=args.input_size,
         small_input_stride=stem, balance=args.balance, hflip=not args.no_flip, seed=args.seed,
+        noise_std=args.noise_std, blur_prob=args.blur_prob,
         num_workers=args.workers, device=args.device,
     ).validate()
     m = train_classifier(cfg, progress=not args.no_progress, command=args.command_line)

@@ -53,7 +53,9 @@ class ClassifierTrainConfig:
     input_size: int | None = None          # resize for the network; None = train at `resolution`
     small_input_stride: bool | None = None  # stem stride 1; None = auto (< 96 px)
     balance: str = "none"                  # none | sampler (class-balanced sampling) | loss (class weights)
-    hflip: bool = True                     # random horizontal flips (the only augmentation)
+    hflip: bool = True                     # random horizontal flips
+    noise_std: float = 0.0                 # robustness: Gaussian pixel noise, std drawn per image from [0, this]
+    blur_prob: float = 0.0                 # robustness: probability of a 3x3 binomial blur per image
     seed: int = 0
     num_workers: int = 0                   # DataLoader worker processes
     precise_bn_batches: int = 32           # recompute BatchNorm statistics on this many batches before each eval
@@ -70,6 +72,10 @@ class ClassifierTrainConfig:
             raise bad("balance", self.balance, " | ".join(BALANCE))
         if not (self.device in DEVICES or str(self.device).startswith("cuda:")):
             raise bad("device", self.device, "auto, cpu, cuda or cuda:N")
+        if not (0.0 <= self.noise_std <= 1.0):
+            raise bad("noise_std", self.noise_std, "a number in [0, 1] (images are in [-1, 1])")
+        if not (0.0 <= self.blur_prob <= 1.0):
+            raise bad("blur_prob", self.blur_prob, "a probability in [0, 1]")
         if not isinstance(self.epochs, int) or self.epochs < 1:
             raise bad("epochs", self.epochs, "an integer >= 1")
         if self.batch_size < 1:
@@ -226,6 +232,29 @@ def _random_hflip(images: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
 
 
+def robustness_augment(images: torch.Tensor, gen: torch.Generator, noise_std: float,
+                       blur_prob: float) -> torch.Tensor:
+    """Blur some images and add pixel noise to all, so the classifier does not hang on fine, faint detail.
+
+    A classifier trained only on clean images can be flipped by changes a person cannot see; on a
+    generator's images AttFind then finds those changes instead of visible attributes. Each image
+    ``[N, 3, H, W]`` (in [-1, 1]) is blurred by a 3x3 binomial filter with probability ``blur_prob``
+    and gets Gaussian noise whose std is drawn uniformly from ``[0, noise_std]``. Identity when both are 0.
+    """
+    n = images.shape[0]
+    if blur_prob > 0:
+        k = torch.tensor([1.0, 2.0, 1.0], device=images.device, dtype=images.dtype)
+        k2 = (k[:, None] * k[None, :] / 16.0).expand(images.shape[1], 1, 3, 3)
+        blurred = F.conv2d(F.pad(images, (1, 1, 1, 1), mode="replicate"), k2, groups=images.shape[1])
+        pick = (torch.rand(n, generator=gen) < blur_prob).to(images.device).view(-1, 1, 1, 1)
+        images = torch.where(pick, blurred, images)
+    if noise_std > 0:
+        std = (torch.rand(n, generator=gen) * noise_std).to(images.device, images.dtype).view(-1, 1, 1, 1)
+        noise = torch.randn(images.shape, generator=gen).to(images.device, images.dtype)
+        images = images + std * noise
+    return images
+
+
 def _jsonable(obj: Any) -> Any:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return _jsonable(asdict(obj))
@@ -377,6 +406,8 @@ class _Fit:
             images = images.to(device, non_blocking=True)                           # [B, 3, H, W]
             if cfg.hflip:
                 images = _random_hflip(images, self.flip_gen)
+            if cfg.noise_std > 0 or cfg.blur_prob > 0:
+                images = robustness_augment(images, self.flip_gen, cfg.noise_std, cfg.blur_prob)
             y = torch.as_tensor(y).to(device, non_blocking=True)                    # [B]
             with _autocast(device):
                 logits = self.adapter(images)                                        # [B, K]
