@@ -54,7 +54,8 @@ def test_first_layout_converts_and_stores_each_value_once():
     assert RunConfig.from_dict(json.loads(json.dumps(new))) == cfg
     # options added after the first layout take values that keep an old run's training as it was
     added = {k: new["train"].pop(k) for k in AFTER_LAYOUT_1}
-    assert added["augment"] == "none" and added["warmup_kimg"] == added["rampup_kimg"] == added["beta1_rec"] == added["warmup_lr"] == 0
+    assert added["augment"] == "none"
+    assert added["warmup_kimg"] == added["rampup_kimg"] == added["beta1_rec"] == added["warmup_lr"] == 0
     assert new["data"].pop("allow_singleton_classes") is False     # a data option added after the first layout
     losses = new["train"]["losses"]                                   # loss weights added after it: 1 (no change)
     assert losses.pop("rec_adv_scale") == losses.pop("rec_kl_scale") == 1.0

@@ -9,9 +9,8 @@ once; :func:`read_run_config` also reads the layout written before version 2 (se
 
 from __future__ import annotations
 
-import math
-
 import dataclasses
+import math
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any

@@ -141,8 +141,8 @@ def make_optimizers(cfg: TrainConfig, G: torch.nn.Module, E: torch.nn.Module,
                     D: torch.nn.Module) -> tuple[torch.optim.Adam, torch.optim.Adam, torch.optim.Adam]:
     """The Adam optimisers of G, E and D as training starts them.
 
-    G and D use ``cfg.beta1`` (the loop switches G's and E's to the warm-up's settings, :func:`_set_phase`), E always
-    ``beta1_rec``; G and D carry their lazy-regularisation corrections.
+    G and D use ``cfg.beta1``, E always ``beta1_rec``; G and D carry their lazy-regularisation corrections.
+    During the warm-up the loop gives G and E the warm-up's settings (:func:`_set_phase`).
     """
     betas = (cfg.beta1, cfg.beta2)
     return (make_adam(G.parameters(), cfg.lr_g, betas, _g_reg_interval(cfg)),
