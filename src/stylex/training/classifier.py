@@ -230,7 +230,6 @@ def _random_hflip(images: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return torch.where(flip.to(images.device).view(-1, 1, 1, 1), images.flip(3), images)
 
 
-
 def robustness_augment(images: torch.Tensor, gen: torch.Generator, noise_std: float,
                        blur_prob: float) -> torch.Tensor:
     """Blur some images and add pixel noise to all, so the classifier does not hang on fine, faint detail.
