@@ -404,8 +404,7 @@ class _Fit:
             images = images.to(device, non_blocking=True)                           # [B, 3, H, W]
             if cfg.hflip:
                 images = _random_hflip(images, self.flip_gen)
-            if cfg.noise_std > 0 or cfg.blur_prob > 0:
-                images = robustness_augment(images, self.flip_gen, cfg.noise_std, cfg.blur_prob)
+            images = robustness_augment(images, self.flip_gen, cfg.noise_std, cfg.blur_prob)
             y = torch.as_tensor(y).to(device, non_blocking=True)                    # [B]
             with _autocast(device):
                 logits = self.adapter(images)                                        # [B, K]

@@ -116,6 +116,11 @@ def _g_reg_interval(cfg: TrainConfig) -> int:
     return cfg.pl_interval if cfg.losses.pl_weight > 0 else 0
 
 
+def _d_reg_interval(cfg: TrainConfig) -> int:
+    """Steps between D's lazy regularisation (R1); 0 when it is off."""
+    return cfg.r1_interval if cfg.losses.r1_gamma > 0 else 0
+
+
 def _set_phase(nets: "Networks", cfg: TrainConfig, warmup: bool) -> None:
     """Give G's and E's Adam the warm-up's or the GAN's settings (with :func:`make_adam`'s corrections).
 
@@ -147,7 +152,7 @@ def make_optimizers(cfg: TrainConfig, G: torch.nn.Module, E: torch.nn.Module,
     betas = (cfg.beta1, cfg.beta2)
     return (make_adam(G.parameters(), cfg.lr_g, betas, _g_reg_interval(cfg)),
             make_adam(E.parameters(), cfg.lr_e, (cfg.beta1_rec, cfg.beta2), 0),
-            make_adam(D.parameters(), cfg.lr_d, betas, cfg.r1_interval if cfg.losses.r1_gamma > 0 else 0))
+            make_adam(D.parameters(), cfg.lr_d, betas, _d_reg_interval(cfg)))
 
 
 @torch.no_grad()
@@ -737,7 +742,7 @@ def _train_step(ctx: StepContext, step: int, real_all: torch.Tensor,
         nets.G.requires_grad_(False)
         terms.values["warmup"] = torch.ones([])
         return terms.values
-    if cfg.pl_interval and cfg.losses.pl_weight > 0 and step % cfg.pl_interval == 0:
+    if _g_reg_interval(cfg) and step % cfg.pl_interval == 0:
         if not _path_length_phase(ctx, probs_all, terms):
             return _skip(nets.opt_G, nets.opt_E, nets.opt_D)
     nets.G.requires_grad_(False)
@@ -813,7 +818,7 @@ def _discriminator_phase(ctx: StepContext, step: int, chunks, probs_all, fakes, 
         with ctx.autocast:
             res = loss.discriminator_main(real, probs, fake, fake_probs)
         terms.backward(res)
-    if cfg.r1_interval and cfg.losses.r1_gamma > 0 and step % cfg.r1_interval == 0:
+    if _d_reg_interval(cfg) and step % cfg.r1_interval == 0:
         for real, probs in zip(chunks, probs_all):
             terms.backward(loss.discriminator_r1(real, probs, cfg.r1_interval))
     if not distributed.average_gradients(list(nets.D.parameters()), ctx.info):
