@@ -131,3 +131,26 @@ def test_fidelity_probe_identifies_perfect_reconstructions():
     assert stats["heldout_identity_top1"] == 1.0
     assert stats["heldout_lpips"] == pytest.approx(0.0, abs=1e-5)
     assert stats["heldout_agreement"] == 1.0
+
+
+def test_training_probe_and_evaluate_measure_identity_on_the_same_images(tiny_run):
+    """The held-out identity `stylex train` logs is the one `stylex evaluate` reports (same images, same G)."""
+    import dataclasses
+
+    from stylex.explain.pipeline import EvalConfig, _reconstruction
+    from stylex.trained_run import load_run
+    from stylex.training.loop import _fidelity_probe
+
+    lpips = _lpips_or_skip()
+    run = load_run(tiny_run, progress=False)
+    cfg = dataclasses.replace(run.train_config, fidelity_images=6)
+    probe = _fidelity_probe(cfg, run.data_spec, lpips, torch.device("cpu"))
+    stats = probe(run.G, run.E, run.classifier)
+    res, (originals, _) = _reconstruction(run, EvalConfig(recon_images=6, identity_images=6), None, lpips)
+    assert torch.equal(originals, probe.images)
+    assert res["lpips"] == pytest.approx(stats["heldout_lpips"], abs=1e-5)
+    assert res["identity_top1"] == stats["heldout_identity_top1"]
+    # More reconstruction images than identity images: the identity set is still training's.
+    res12, _ = _reconstruction(run, EvalConfig(recon_images=10, identity_images=6), None, lpips)
+    assert res12["identity_top1"] == stats["heldout_identity_top1"]
+    assert res12["identity_top5"] == stats["heldout_identity_top5"]

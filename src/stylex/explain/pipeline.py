@@ -27,7 +27,7 @@ from ..atomic import write_json
 from ..data.tensors import images_to_tensor
 from ..errors import StylexError
 from ..models.lpips import LPIPS, lpips_available, upsample_for_lpips
-from ..training.fidelity import identity_scores
+from ..training.fidelity import heldout_order, identity_scores
 from .attfind import compute_effects, load_effects, save_effects
 from .baselines import random_attributes, wu_attributes
 from .edits import edit_offsets
@@ -343,7 +343,10 @@ def evaluate_attributes(run, attfind_dir: str | Path, out_dir: str | Path, cfg: 
 def _reconstruction(run, cfg: EvalConfig, data, lpips) -> tuple[dict[str, Any], tuple[torch.Tensor, torch.Tensor]]:
     """Reconstruction metrics on held-out images, and the (originals, reconstructions) they were measured on."""
     ds = run.dataset("val", data)
-    ids = np.sort(np.random.default_rng(cfg.seed + 7).permutation(len(ds))[:cfg.recon_images])
+    # The fixed held-out order of training's fidelity rows: the identity score below (on its first
+    # identity_images) is measured on the images `stylex train` logged it on.
+    order = heldout_order(len(ds))
+    ids = np.sort(order[:cfg.recon_images])
     if lpips is None:
         lpips = LPIPS("alex").to(run.device) if lpips_available("alex") else None
     lp = None
@@ -371,8 +374,9 @@ def _reconstruction(run, cfg: EvalConfig, data, lpips) -> tuple[dict[str, Any], 
     res["n_images"] = int(len(ids))
     m = min(cfg.identity_images, len(ids))
     if lpips is not None and m >= 2:
-        dist = lpips.pairwise(*upsample_for_lpips(cat["r"][:m], cat["x"][:m]), cfg.batch_size)
-        res.update(identity_scores(dist, cat["lo"][:m].argmax(1).cpu().numpy(), run.num_classes))
+        sel = torch.from_numpy(np.isin(ids, order[:m])).to(cat["r"].device)
+        dist = lpips.pairwise(*upsample_for_lpips(cat["r"][sel], cat["x"][sel]), cfg.batch_size)
+        res.update(identity_scores(dist, cat["lo"][sel].argmax(1).cpu().numpy(), run.num_classes))
         res["identity_images"] = m
     return res, (cat["x"], cat["r"])
 

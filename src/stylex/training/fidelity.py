@@ -53,6 +53,19 @@ def identity_scores(dist: torch.Tensor | np.ndarray, classes: np.ndarray | None 
     return out
 
 
+HELDOUT_SEED = 20211001    # fixed: the same held-out images for every run, seed and command
+
+
+def heldout_order(num_images: int) -> np.ndarray:
+    """A fixed random order of the ``num_images`` held-out (val split) images.
+
+    ``stylex train``'s fidelity rows use its first ``--fidelity-images`` entries and ``stylex evaluate``'s
+    identity score its first ``identity_images``, so with equal counts (100 by default) the number a user
+    watched during training is measured again, on the same images, in metrics.json and the report.
+    """
+    return np.random.default_rng(HELDOUT_SEED).permutation(num_images)
+
+
 class FidelityProbe:
     """Reconstruction fidelity of the EMA generator on fixed held-out images, for ``stylex train``'s stats.
 

@@ -46,7 +46,7 @@ from .augment import AdaptiveStrength, AugmentPipe, parse_augment
 from .checkpoint import (CHECKPOINT_NAME, DAMAGED_NAME, PREVIOUS_NAME, RUN_CHECKPOINT_FORMAT, load_run_checkpoint, rng_state,
                          save_run_checkpoint, set_rng_state)
 from .config import RUN_CONFIG_NAME, RunConfig, TrainConfig, read_run_config, write_run_config
-from .fidelity import FidelityProbe
+from .fidelity import FidelityProbe, heldout_order
 from .losses import StylexLoss
 from .preflight import check_batch, check_classifier_resolution
 from .run_dir import RunLock, remove_stale_temp_files, repair_stats, run_progress
@@ -451,7 +451,7 @@ def _fidelity_probe(cfg: TrainConfig, data: DataSpec, lpips, device: torch.devic
         return None
     if len(val) < 2:
         return None
-    idx = np.sort(np.random.default_rng(cfg.seed + 777).permutation(len(val))[:cfg.fidelity_images])
+    idx = np.sort(heldout_order(len(val))[:cfg.fidelity_images])
     return FidelityProbe(images_to_tensor(val.uint8_images()[idx], device), lpips)
 
 
