@@ -86,3 +86,32 @@ def test_warmup_lr_is_validated():
     for bad in (-0.001, float("nan"), float("inf")):
         with pytest.raises(StylexError, match="--warmup-lr"):
             resolve_config("tiny", warmup_lr=bad)
+
+
+def test_cooldown_trains_the_encoder_alone_against_the_frozen_ema_generator(tmp_path, classifier_file):
+    """The last cooldown_kimg: E changes; G, G_ema and D are exactly those of the same run stopped before it."""
+    spec = synthetic_spec()
+    full = tiny_cfg(kimg=0.016, tick_kimg=0.004, cooldown_kimg=0.008)
+    short = tiny_cfg(kimg=0.008, tick_kimg=0.004)
+    train(full, spec, classifier_file, tmp_path / "full", progress=False)
+    train(short, spec, classifier_file, tmp_path / "short", progress=False)
+    rows = [json.loads(line) for line in (tmp_path / "full" / "stats.jsonl").read_text().splitlines()]
+    assert ["cooldown" in r for r in rows] == [False, False, True, True]
+    for row in rows[2:]:                     # reconstruction and KL at full weight, nothing adversarial
+        assert {"G_rec_l1", "G_cls_kl", "class_agreement"} <= set(row)
+        assert not {"G_adv", "D_loss", "G_adv_map"} & set(row), row
+    a = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=True)
+    b = torch.load(tmp_path / "short" / "checkpoint.pt", weights_only=True)
+    for net in ("G", "G_ema", "D"):
+        assert all(torch.equal(a[net][k], b[net][k]) for k in a[net]), net
+    assert not all(torch.equal(a["E"][k], b["E"][k]) for k in a["E"])
+
+
+def test_cooldown_is_validated():
+    from stylex.errors import StylexError
+
+    with pytest.raises(StylexError, match="--cooldown-kimg"):
+        resolve_config("tiny", kimg=1.0, cooldown_kimg=1.0)
+    with pytest.raises(StylexError, match="--cooldown-kimg"):
+        resolve_config("tiny", cooldown_kimg=-1.0)
+    assert resolve_config("tiny", kimg=1.0, cooldown_kimg=0.5).cooldown_kimg == 0.5

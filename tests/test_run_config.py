@@ -15,8 +15,8 @@ from stylex.training.config import RunConfig, read_run_config
 # Written by stylex at commit e05e0cf (the first layout): a tiny run with three classes.
 LAYOUT_1 = Path(__file__).parent / "data" / "run_config_layout1.json"
 # Training options that came after the first layout (augmentation, encoder warm-up, fidelity rows).
-AFTER_LAYOUT_1 = ("warmup_kimg", "rampup_kimg", "beta1_rec", "warmup_lr", "augment", "ada_target", "ada_kimg",
-                  "ada_interval", "fidelity_images")
+AFTER_LAYOUT_1 = ("warmup_kimg", "rampup_kimg", "beta1_rec", "warmup_lr", "cooldown_kimg", "augment", "ada_target",
+                  "ada_kimg", "ada_interval", "fidelity_images")
 
 
 def as_layout_1(doc: dict) -> dict:
@@ -56,6 +56,7 @@ def test_first_layout_converts_and_stores_each_value_once():
     added = {k: new["train"].pop(k) for k in AFTER_LAYOUT_1}
     assert added["augment"] == "none"
     assert added["warmup_kimg"] == added["rampup_kimg"] == added["beta1_rec"] == added["warmup_lr"] == 0
+    assert added["cooldown_kimg"] == 0
     assert new["data"].pop("allow_singleton_classes") is False     # a data option added after the first layout
     losses = new["train"]["losses"]                                   # loss weights added after it: 1 (no change)
     assert losses.pop("rec_adv_scale") == losses.pop("rec_kl_scale") == 1.0

@@ -46,6 +46,9 @@ def register(subparsers) -> None:
                    help="Adam beta1 of the encoder, and of the generator during the warm-up")
     p.add_argument("--warmup-lr", type=float,
                    help="learning rate of the generator and encoder during the warm-up (0: --lr)")
+    p.add_argument("--cooldown-kimg", type=float,
+                   help="encoder cool-down: the last N kimg train only the encoder, to invert the final EMA "
+                        "generator (samples unchanged)")
     p.add_argument("--augment",
                    help="augmentation of what D sees: ada | fixed:P | none | auto (ada below 30k images)")
     p.add_argument("--ada-target", type=float, help="ADA's target for E[sign(D(real))]")
@@ -79,7 +82,8 @@ PRESET_FIELDS = {
     "lr": "lr_g", "paths": "paths", "mapping_every": "mapping_every", "lpips_weight": "losses.rec_lpips",
     "l1_weight": "losses.rec_l1", "adv_weight": "losses.adv", "kl_weight": "losses.cls_kl",
     "rec_adv_scale": "losses.rec_adv_scale", "rec_kl_scale": "losses.rec_kl_scale", "warmup_kimg": "warmup_kimg",
-    "rampup_kimg": "rampup_kimg", "beta1_rec": "beta1_rec", "warmup_lr": "warmup_lr", "augment": "augment",
+    "rampup_kimg": "rampup_kimg", "beta1_rec": "beta1_rec", "warmup_lr": "warmup_lr", "cooldown_kimg": "cooldown_kimg",
+    "augment": "augment",
     "ada_target": "ada_target",
     "fidelity_images": "fidelity_images", "lpips_net": "lpips_net",
     "r1_gamma": "losses.r1_gamma", "pl_weight": "losses.pl_weight", "ema_kimg": "ema_kimg",
@@ -143,6 +147,7 @@ def _new_config(args):
         lpips_weights=args.lpips_weights, rec_l1_weight=args.l1_weight, adv_weight=args.adv_weight,
         cls_kl_weight=args.kl_weight, rec_adv_scale=args.rec_adv_scale, rec_kl_scale=args.rec_kl_scale,
         warmup_kimg=args.warmup_kimg, rampup_kimg=args.rampup_kimg, beta1_rec=args.beta1_rec, warmup_lr=args.warmup_lr,
+        cooldown_kimg=args.cooldown_kimg,
         augment=args.augment, ada_target=args.ada_target,
         fidelity_images=args.fidelity_images,
         r1_gamma=args.r1_gamma, pl_weight=args.pl_weight, ema_kimg=args.ema_kimg, tick_kimg=args.tick_kimg,

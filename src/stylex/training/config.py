@@ -75,6 +75,9 @@ class TrainConfig:
                                     # adversarial: momentum helps it; G's beta1 is `beta1` once D comes in)
     warmup_lr: float = 0.0          # learning rate of G and E during the warm-up (0: lr_g / lr_e); a plain
                                     # reconstruction objective tolerates a larger step than the GAN that follows
+    cooldown_kimg: float = 0.0      # encoder cool-down: the last N kimg train E alone to invert the finished EMA
+                                    # generator (reconstruction and KL terms; G, G_ema and D frozen): samples are
+                                    # unchanged, reconstructions become the final generator's best
     augment: str = "auto"           # what D sees: ada | fixed:P | none | auto (ada below 30k training images)
     ada_target: float = 0.6         # ADA's target for E[sign(D(real))]
     ada_kimg: float = 100.0         # ADA speed: p can move by 1 over this many kimg
@@ -124,6 +127,8 @@ class TrainConfig:
             raise bad("--warmup-kimg", f"must be >= 0, got {self.warmup_kimg}")
         if self.rampup_kimg < 0:
             raise bad("--rampup-kimg", f"must be >= 0, got {self.rampup_kimg}")
+        if not (0 <= self.cooldown_kimg < self.kimg or self.cooldown_kimg == 0):
+            raise bad("--cooldown-kimg", f"must be >= 0 and below --kimg ({self.kimg:g}), got {self.cooldown_kimg}")
         if not (self.warmup_lr >= 0 and math.isfinite(self.warmup_lr)):
             raise bad("--warmup-lr", f"must be a number >= 0 (0: --lr), got {self.warmup_lr}")
         if not 0 <= self.beta1_rec < 1:

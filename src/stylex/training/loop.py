@@ -404,6 +404,7 @@ class StepContext:
     autocast: Any                   # context manager (bf16 autocast or none)
     info: distributed.DistInfo
     batch_gpu: int                  # images per forward pass
+    cooldown_loss: StylexLoss | None = None   # the encoder cool-down's terms, against the frozen G_ema
 
 
 def _stylex_loss(cfg: TrainConfig, nets: Networks, classifier, lpips, augment) -> StylexLoss:
@@ -414,6 +415,22 @@ def _stylex_loss(cfg: TrainConfig, nets: Networks, classifier, lpips, augment) -
     G_fwd, E_fwd, D_fwd = (torch.compile(m, dynamic=False) if cfg.compile else m for m in (nets.G, nets.E, nets.D))
     return StylexLoss(G_fwd, E_fwd, D_fwd, classifier, cfg.losses, lpips if cfg.losses.rec_lpips > 0 else None,
                       cfg.network.z_dim, augment=augment, eager=(nets.G, nets.D))
+
+
+def _cooldown_loss(cfg: TrainConfig, nets: Networks, loss: StylexLoss) -> StylexLoss | None:
+    """The encoder cool-down's loss: the encoder path against the EMA generator, without the adversarial term
+    and with the KL term at full weight (None when the run has no cool-down)."""
+    if cfg.cooldown_kimg <= 0:
+        return None
+    cool = StylexLoss(nets.G_ema, nets.E, nets.D, loss.C, dataclasses.replace(cfg.losses, adv=0.0), loss.lpips,
+                      cfg.network.z_dim)
+    cool.ramp = 1.0
+    return cool
+
+
+def _in_cooldown(cfg: TrainConfig, nimg: int) -> bool:
+    """Whether a step at ``nimg`` images belongs to the encoder cool-down (the run's last ``cooldown_kimg``)."""
+    return cfg.cooldown_kimg > 0 and nimg >= (cfg.kimg - cfg.cooldown_kimg) * 1000
 
 
 def _load_lpips(cfg: TrainConfig, device: torch.device):
@@ -489,7 +506,8 @@ class TrainingSession:
         augment, ada = _augmentation(cfg, len(dataset), device, say=print if show else None)
         loss = _stylex_loss(cfg, nets, classifier, lpips, augment)
         batch_gpu = cfg.batch_per_pass(info.world_size)
-        session = cls(StepContext(cfg, nets, loss, None, info, batch_gpu), out, device, classifier, dataset)
+        session = cls(StepContext(cfg, nets, loss, None, info, batch_gpu, _cooldown_loss(cfg, nets, loss)), out,
+                      device, classifier, dataset)
         session.augment, session.ada = augment, ada
         session.probe = _fidelity_probe(cfg, data, lpips, device) if info.is_main else None
         return session
@@ -602,9 +620,11 @@ class TrainingSession:
         idx = self.stream.next()
         real_all = images_to_tensor(self.images_u8[np.sort(idx)][np.argsort(np.argsort(idx))], self.device)
         warmup = counters.cur_nimg < cfg.warmup_kimg * 1000
+        cooldown = _in_cooldown(cfg, counters.cur_nimg)
         self.ctx.loss.ramp = _ramp(cfg, counters.cur_nimg)
         _set_phase(self.ctx.nets, cfg, warmup)
-        terms = _train_step(self.ctx, counters.step, real_all, warmup=warmup)
+        terms = _cooldown_step(self.ctx, real_all) if cooldown else _train_step(self.ctx, counters.step, real_all,
+                                                                                   warmup=warmup)
         if self.ada is not None and terms is not None and "D_real_sign" in terms:
             self.ada.step(distributed.mean_over_processes(terms["D_real_sign"], self.info), cfg.batch_size)
         if terms is None:
@@ -623,7 +643,8 @@ class TrainingSession:
                 self.counts[k] = self.counts.get(k, 0) + 1
         counters.cur_nimg += cfg.batch_size
         counters.step += 1
-        if terms is not None:  # EMA (half-life in images, with ramp-up); skipped steps leave it alone
+        if terms is not None and not cooldown:  # EMA (half-life in images, with ramp-up); skipped steps and
+            # the cool-down (G frozen, E fitted to G_ema) leave it alone
             ema_nimg = cfg.ema_kimg * 1000
             if cfg.ema_rampup > 0:
                 ema_nimg = min(ema_nimg, counters.cur_nimg * cfg.ema_rampup)
@@ -750,6 +771,28 @@ def _train_step(ctx: StepContext, step: int, real_all: torch.Tensor,
         return _skip(nets.opt_G, nets.opt_E, nets.opt_D)
     if mapping_step:
         terms.values["mapping_path"] = torch.ones([])
+    return terms.values
+
+
+def _cooldown_step(ctx: StepContext, real_all: torch.Tensor) -> dict[str, torch.Tensor] | None:
+    """One step of the encoder cool-down: E alone learns to invert the frozen EMA generator (the one that
+    reconstructs and explains afterwards), on the encoder path's reconstruction and KL terms. None if skipped."""
+    nets, loss = ctx.nets, ctx.cooldown_loss
+    chunks = real_all.split(ctx.batch_gpu)
+    terms = _Terms(len(chunks))
+    nets.G.requires_grad_(False); nets.D.requires_grad_(False); nets.E.requires_grad_(True)
+    nets.opt_E.zero_grad(set_to_none=True)
+    for real in chunks:
+        with ctx.autocast:
+            res = loss.generator_encoder_path(real, loss.class_probs(real))
+        terms.backward(res)
+        terms.add({"class_agreement": res.agreement.mean()})
+    finite = distributed.average_gradients(list(nets.E.parameters()), ctx.info)
+    nets.E.requires_grad_(False)
+    if not (finite and all(bool(torch.isfinite(v)) for v in terms.values.values())):
+        return _skip(nets.opt_E)
+    nets.opt_E.step()
+    terms.values["cooldown"] = torch.ones([])
     return terms.values
 
 
