@@ -17,10 +17,13 @@ def test_demo_quick_end_to_end(tmp_path, capsys, monkeypatch):
     printed = capsys.readouterr().out
     assert f"report: {out / 'report' / 'index.html'}" in printed
     assert "ground truth, attfind:" in printed
+    assert "the most one style coordinate changes each cause" in printed and "accessory" in printed
     assert "QUICK DEMO: a smoke test" in printed and "mean nothing about the method" in printed
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["flip_rate"]) == {"attfind", "wu", "random"}
     assert {"attfind", "wu", "random"} <= set(metrics["ground_truth"])
+    summary = json.loads((out / "demo_summary.json").read_text())
+    assert set(summary["single_coordinate"]) == {"object_hue", "accessory"} and isinstance(summary["trust"], list)
     for f in ("classifier/classifier.pt", "run/checkpoint.pt", "attfind/attributes.json", "attfind/effects.npz",
               "eval/metrics.json", "report/index.html", "demo_summary.json"):
         assert (out / f).is_file(), f

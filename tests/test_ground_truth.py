@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from stylex.data import synthetic
-from stylex.explain.ground_truth import (ProbeConfig, attribute_factor_table, load_probe, recovery_scores,
-                                         save_probe, train_probe)
+from stylex.explain.ground_truth import (ProbeConfig, attribute_factor_table, intervention_changes, load_probe,
+                                         recovery_scores, save_probe, single_coordinate_ceiling, train_probe)
 
 
 def test_recovery_scores_by_hand():
@@ -54,3 +54,46 @@ def test_probe_names_the_factor_an_edit_changes(probe, tmp_path):
     reloaded, _ = load_probe(tmp_path / "probe.pt")
     x = _as_tensor(synthetic.render(factors, 32))
     assert all(torch.allclose(a, b) for a, b in zip(model(x).values(), reloaded(x).values()))
+
+
+def test_ceiling_finds_the_one_coordinate_that_carries_a_factor(probe):
+    """A toy "generator" whose coordinate 3, moved to its max, removes the mark; every other move only
+    adds faint noise. The ceiling names (3, max) for the accessory, and no coordinate moves the hue."""
+    model, _ = probe
+    factors = synthetic.sample_factors(32, seed=5)
+    factors["accessory"][:] = 1
+    marked = _as_tensor(synthetic.render(factors, 32))
+    unmarked = _as_tensor(synthetic.render({**factors, "accessory": np.zeros(32, np.int64)}, 32))
+    noise = torch.randn(marked.shape, generator=torch.Generator().manual_seed(0)) * 0.01
+
+    def generate(offsets):
+        if offsets is None:
+            return marked
+        return unmarked if offsets[0, 3] > 0 else marked + noise
+
+    def offsets_for(k, d):
+        off = torch.zeros(32, 6)
+        off[:, k] = 1.0 if d == 1 else -1.0
+        return off
+
+    best = single_coordinate_ceiling(model, generate, offsets_for, 6)
+    assert (best["accessory"]["index"], best["accessory"]["direction"]) == (3, 1)
+    assert best["accessory"]["change"] > 0.5
+    assert best["object_hue"]["change"] < 0.2
+
+
+def test_intervention_changes_read_the_flipped_cause(probe):
+    """Through a perfect "reconstruction" (the identity), flipping a cause changes that cause most."""
+    model, _ = probe
+    true = intervention_changes(model, lambda x: x, 32, ["accessory", "object_hue"], num_images=48)
+    assert true["accessory"] > 0.5 and true["object_hue"] > 0.5
+
+
+def test_ceiling_warnings_name_the_causes_no_coordinate_carries():
+    from stylex.explain.pipeline import ceiling_warnings
+
+    ceiling = {"accessory": {"change": 0.06, "index": 161, "direction": "min", "true_change": 0.80},
+               "object_hue": {"change": 0.70, "index": 432, "direction": "min", "true_change": 0.99}}
+    lines = ceiling_warnings(ceiling)
+    assert len(lines) == 1 and "'accessory'" in lines[0] and "0.06" in lines[0] and "0.80" in lines[0]
+    assert ceiling_warnings({}) == []

@@ -70,6 +70,10 @@ def test_evaluate_metrics_schema(attfind_dir, tiny_run, tmp_path):
     assert set(gt["causal_factors"]) == {"object_hue", "accessory"}
     for name in ("attfind", "random"):
         assert 0 <= gt[name]["causal_fraction"] <= 1 and len(gt["attributes"][name]) <= 2
+    assert set(gt["single_coordinate"]) == {"object_hue", "accessory"}
+    for c in gt["single_coordinate"].values():
+        assert 0 <= c["change"] <= 1 and 0 <= c["true_change"] <= 1
+        assert c["index"] < run.layout.num_coords and c["direction"] in ("min", "max", None)
     assert (tiny_run / "factor_probe.pt").is_file()
 
 

@@ -87,7 +87,9 @@ def fixture_dirs(tmp_path_factory) -> dict[str, Path]:
         "trust": ["the reconstructions do not identify their originals: TEST WARNING"],
         "ground_truth": {m: {"k": 3, "causal_fraction": 0.67, "causal_coverage": 0.5, "spurious_fraction": 0.0,
                              "main_factors": ["shape", "hue", "shape"]} for m in ("attfind", "wu", "random")}
-        | {"probe_accuracy": {"shape": 0.95, "hue": 0.9}, "attributes": {"attfind": gt_rows}},
+        | {"probe_accuracy": {"shape": 0.95, "hue": 0.9}, "attributes": {"attfind": gt_rows},
+           "single_coordinate": {"accessory": {"change": 0.0612, "index": 5, "direction": "min",
+                                               "true_change": 0.8034}}},
         "command": ["stylex", "evaluate", "--run", "RUN"]}))
     yield {"run": run_dir, "attfind": af_dir, "eval": ev_dir, "root": root, "num_attrs": len(records)}
     mp.undo()
@@ -103,7 +105,7 @@ def test_full_report(fixture_dirs, tmp_path):
     for text in ("Reconstructions", "Attributes", "Image-specific explanations", "Flip rate", "Ground truth",
                  "0.939", "stylex evaluate --run RUN", "stylex attfind --run RUN", "stylex train --data synthetic",
                  "changes shape", "classifier accuracy (val)", "KID 0.0123", "MobileNetV2-ImageNet",
-                 "for 0.05 of them"):
+                 "for 0.05 of them", "accessory 0.06 (0.80)"):
         assert text in page, text
     # the warning that the explanations are not of the reader's image comes first, before any section
     assert page.index("TEST WARNING") < page.index("<nav>") < page.index("<section")

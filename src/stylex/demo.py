@@ -174,7 +174,9 @@ def _summary(out: Path, index: Path, classifier_dir: Path, cfg: DemoConfig, quic
                 (classifier_dir / "metrics.json").read_text()).get("val_balanced_accuracy"),
             "flip_rate": {k: (v or {}).get("mean") for k, v in metrics["flip_rate"].items()},
             "ground_truth": {k: metrics["ground_truth"][k] for k in ("attfind", "wu", "random")
-                             if k in metrics.get("ground_truth", {})}}
+                             if k in metrics.get("ground_truth", {})},
+            "single_coordinate": metrics.get("ground_truth", {}).get("single_coordinate", {}),
+            "trust": metrics.get("trust", [])}
 
 
 def _trained_kimg(run_dir: Path) -> float:

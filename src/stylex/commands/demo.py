@@ -36,5 +36,8 @@ def execute(args) -> int:
     for name, gt in s["ground_truth"].items():
         print(f"ground truth, {name}: {gt['causal_fraction']:.2f} of the top-{gt['k']} attributes change a true "
               f"cause; causes covered {gt['causal_coverage']:.2f}")
+    if s.get("single_coordinate"):
+        print("the most one style coordinate changes each cause (the cause itself, reconstructed): " + ", ".join(
+            f"{f} {c['change']:.2f} ({c['true_change']:.2f})" for f, c in s["single_coordinate"].items()))
     print(f"report: {s['report']}")
     return 0

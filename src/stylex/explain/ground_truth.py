@@ -155,6 +155,66 @@ def attribute_factor_table(probe: FactorProbe, edit_fn: Callable[[Any], tuple[to
     return rows
 
 
+@torch.no_grad()
+def single_coordinate_ceiling(probe: FactorProbe, generate: Callable[[torch.Tensor | None], torch.Tensor],
+                              offsets_for: Callable[[int, int], torch.Tensor], num_coords: int) -> dict[str, dict]:
+    """For every factor, the largest change any one style coordinate makes when moved to its extreme.
+
+    AttFind and Wu et al. rank single coordinates; a cause that no single coordinate changes much cannot
+    appear in their lists, however well they rank. Every (coordinate, direction) is edited on the same images.
+
+    Args:
+        probe: a trained :class:`FactorProbe`.
+        generate: offsets ``[N, S]`` (or None: unedited) -> images in [-1, 1].
+        offsets_for: ``(k, direction)`` -> the offsets that move coordinate k to its min (0) or max (1).
+        num_coords: S.
+
+    Returns:
+        ``{factor: {"change", "index", "direction"}}`` (change as in :func:`factor_changes`).
+    """
+    before = {k: F.softmax(v, 1) for k, v in probe(generate(None)).items()}
+    best = {k: {"change": 0.0, "index": -1, "direction": -1} for k in before}
+    for d in (0, 1):
+        for k in range(num_coords):
+            after = probe(generate(offsets_for(k, d)))
+            for name, pb in before.items():
+                tv = float(0.5 * (F.softmax(after[name], 1) - pb).abs().sum(1).mean())
+                if tv > best[name]["change"]:
+                    best[name] = {"change": tv, "index": k, "direction": d}
+    return best
+
+
+@torch.no_grad()
+def intervention_changes(probe: FactorProbe, reconstruct: Callable[[torch.Tensor], torch.Tensor], resolution: int,
+                         factors: Sequence[str], num_images: int = 64, seed: int = 4321) -> dict[str, float]:
+    """The probe's change of each factor when the factor itself is changed in rendered images and both renders
+    are reconstructed by the run: what an attribute that changes only that factor would show through this
+    generator (the scale against which :func:`single_coordinate_ceiling` is read).
+
+    Args:
+        probe: a trained :class:`FactorProbe`.
+        reconstruct: images in [-1, 1] -> their reconstructions.
+        resolution: the run's image size.
+        factors: binary or two-band factors (``synthetic.flip_factor`` flips them).
+        num_images: rendered images per factor.
+        seed: their factors' seed.
+    """
+    from ..data import synthetic
+
+    base = synthetic.sample_factors(num_images, seed=seed)
+
+    def images(f: dict) -> torch.Tensor:
+        return uint8_to_unit(torch.from_numpy(synthetic.render(f, resolution)).permute(0, 3, 1, 2).contiguous())
+
+    x = reconstruct(images(base))
+    out = {}
+    for name in factors:
+        flipped = dict(base)
+        flipped[name] = synthetic.flip_factor(name, base[name])
+        out[name] = factor_changes(probe, x, reconstruct(images(flipped)))[name]
+    return out
+
+
 def recovery_scores(rows: list[dict[str, Any]], causal: Sequence[str], spurious: Sequence[str], k: int) -> dict[str, Any]:
     """Scores of the top-``k`` rows from :func:`attribute_factor_table` (see the module docstring)."""
     top = rows[:k]

@@ -375,6 +375,11 @@ def _ground_truth_table(gt: dict) -> Table | None:
         cap += " Probe accuracy: " + ", ".join(f"{f} {float(a):.2f}" for f, a in probe.items()) + "."
     elif isinstance(probe, (int, float)):
         cap += f" Probe accuracy: {float(probe):.2f}."
+    ceiling = gt.get("single_coordinate")
+    if isinstance(ceiling, dict) and ceiling:
+        cap += (" The most any one style coordinate changes each cause (the ceiling of every single-coordinate "
+                "method), and in brackets the change of the cause itself through this generator: " + ", ".join(
+                    f"{f} {float(c['change']):.2f} ({float(c['true_change']):.2f})" for f, c in ceiling.items()) + ".")
     return Table(("method", "k", "causal fraction", "causal coverage", "spurious fraction", "main factors"), rows, cap)
 
 
