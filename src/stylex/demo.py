@@ -41,6 +41,8 @@ class DemoConfig:
     rampup_kimg: float = 3.0
     beta1_rec: float = 0.9
     warmup_lr: float = 0.005
+    lr: float = 0.002               # the GAN phase's (G, E and D); the `cpu` preset's longer runs use 0.001
+    cooldown_kimg: float = 0.0      # no encoder cool-down (the demo's numbers in BENCHMARKS.md were measured without)
     rec_l1: float = 1.0
     rec_lpips: float = 1.0
     rec_adv_scale: float = 0.1
@@ -113,7 +115,8 @@ def make_demo(out_dir: str | Path, quick: bool = False, device: str = "auto", pr
         tcfg, data, clf_file, paths["run"], resume=(paths["run"] / "checkpoint.pt").is_file(), progress=progress,
         command=["stylex", "train", "--data", "synthetic", "--synthetic-size", str(cfg.synthetic_size),
                  "--synthetic-seed", str(cfg.seed), "--classifier", str(clf_file), "--out", str(paths["run"]),
-                 "--preset", cfg.stylex_preset, *[x for flag, v in overrides.values() for x in (flag, str(v))]]))
+                 "--preset", cfg.stylex_preset, *[x for flag, v in dict(overrides.values()).items()
+                                                  for x in (flag, str(v))]]))
     run = load_run(paths["run"], device=device, progress=progress)
     stage("AttFind", (paths["attfind"] / "attributes.json").is_file(), lambda: find_attributes(
         run, paths["attfind"], AttFindConfig(num_images=cfg.attfind_images), progress=progress,
@@ -157,7 +160,8 @@ def _stylex_overrides(cfg: DemoConfig) -> dict[str, tuple[str, Any]]:
     """The demo's StylEx options over its preset: ``resolve_config`` keyword -> (``stylex train`` option, value)."""
     return {"kimg": ("--kimg", cfg.stylex_kimg), "warmup_kimg": ("--warmup-kimg", cfg.warmup_kimg),
             "rampup_kimg": ("--rampup-kimg", cfg.rampup_kimg), "beta1_rec": ("--beta1-rec", cfg.beta1_rec),
-            "warmup_lr": ("--warmup-lr", cfg.warmup_lr),
+            "warmup_lr": ("--warmup-lr", cfg.warmup_lr), "lr_g": ("--lr", cfg.lr), "lr_e": ("--lr", cfg.lr),
+            "lr_d": ("--lr", cfg.lr), "cooldown_kimg": ("--cooldown-kimg", cfg.cooldown_kimg),
             "rec_l1": ("--l1-weight", cfg.rec_l1), "rec_lpips": ("--lpips-weight", cfg.rec_lpips),
             "rec_adv_scale": ("--rec-adv-scale", cfg.rec_adv_scale),
             "rec_kl_scale": ("--rec-kl-scale", cfg.rec_kl_scale),
