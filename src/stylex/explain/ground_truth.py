@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.tensors import uint8_to_unit
+from ..data.tensors import images_to_tensor, uint8_to_unit
 from ..errors import StylexError
 
 
@@ -202,16 +202,12 @@ def intervention_changes(probe: FactorProbe, reconstruct: Callable[[torch.Tensor
     from ..data import synthetic
 
     base = synthetic.sample_factors(num_images, seed=seed)
-
-    def images(f: dict) -> torch.Tensor:
-        return uint8_to_unit(torch.from_numpy(synthetic.render(f, resolution)).permute(0, 3, 1, 2).contiguous())
-
-    x = reconstruct(images(base))
+    x = reconstruct(images_to_tensor(synthetic.render(base, resolution), "cpu"))
     out = {}
     for name in factors:
-        flipped = dict(base)
-        flipped[name] = synthetic.flip_factor(name, base[name])
-        out[name] = factor_changes(probe, x, reconstruct(images(flipped)))[name]
+        flipped = {**base, name: synthetic.flip_factor(name, base[name])}
+        out[name] = factor_changes(probe, x, reconstruct(images_to_tensor(synthetic.render(flipped, resolution),
+                                                                          "cpu")))[name]
     return out
 
 

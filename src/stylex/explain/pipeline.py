@@ -92,7 +92,7 @@ class EvalConfig:
     batch_size: int = 32
     ground_truth_k: int = 10        # top attributes scored on the synthetic world
     ground_truth_images: int = 64   # images per attribute for the factor probe
-    ceiling_images: int = 32        # images on which every single coordinate is edited (0: no ceiling)
+    ceiling_images: int = 32        # images on which every single coordinate is edited (the ceiling)
     probe_images: int = 6000        # rendered images to train the factor probe on
     probe_epochs: int = 8
     seed: int = 0
@@ -462,8 +462,7 @@ def _ground_truth(run, lists: dict[str, list[Attribute]], effects, cfg: EvalConf
         rows = attribute_factor_table(probe, edit, attrs)
         out["attributes"][name] = rows
         out[name] = recovery_scores(rows, synthetic.CAUSAL_FACTORS, synthetic.SPURIOUS_FACTORS, cfg.ground_truth_k)
-    if cfg.ceiling_images:
-        out["single_coordinate"] = _ceiling(run, probe, effects, lat[:cfg.ceiling_images])
+    out["single_coordinate"] = _ceiling(run, probe, effects, lat[:cfg.ceiling_images])
     return out
 
 
@@ -473,16 +472,11 @@ def _ceiling(run, probe, effects, lat: torch.Tensor) -> dict[str, dict]:
     from ..data import synthetic
     from .ground_truth import intervention_changes, single_coordinate_ceiling
 
-    styles = run.G.styles(lat)
+    styles = run.styles(lat)
     flat = styles.flat()
-
-    def generate(offsets):
-        with torch.no_grad():
-            return run.G.synthesize(styles, offsets)
-
     best = single_coordinate_ceiling(
-        probe, generate, lambda k, d: edit_offsets(flat, [(k, d)], effects.style_min, effects.style_max),
-        run.layout.num_coords)
+        probe, lambda offsets: run.generate(styles, offsets),
+        lambda k, d: edit_offsets(flat, [(k, d)], effects.style_min, effects.style_max), run.layout.num_coords)
     true = intervention_changes(probe, run.reconstruct, run.resolution, synthetic.CAUSAL_FACTORS)
     return {f: {**best[f], "direction": DIRECTION_NAMES[best[f]["direction"]] if best[f]["index"] >= 0 else None,
                 "true_change": true[f]} for f in synthetic.CAUSAL_FACTORS}
