@@ -18,6 +18,7 @@ def test_demo_quick_end_to_end(tmp_path, capsys, monkeypatch):
     assert f"report: {out / 'report' / 'index.html'}" in printed
     assert "ground truth, attfind:" in printed
     assert "the most one style coordinate changes each cause" in printed and "accessory" in printed
+    assert "half of each cause's own change in StyleSpace lies on: object_hue" in printed
     assert "QUICK DEMO: a smoke test" in printed and "mean nothing about the method" in printed
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["flip_rate"]) == {"attfind", "wu", "random"}

@@ -8,7 +8,8 @@ import torch
 
 from stylex.data import synthetic
 from stylex.explain.ground_truth import (ProbeConfig, attribute_factor_table, intervention_changes, load_probe,
-                                         recovery_scores, save_probe, single_coordinate_ceiling, train_probe)
+                                         recovery_scores, save_probe, single_coordinate_ceiling, style_spread,
+                                         train_probe)
 
 
 def test_recovery_scores_by_hand():
@@ -89,11 +90,30 @@ def test_intervention_changes_read_the_flipped_cause(probe):
     assert true["accessory"] > 0.5 and true["object_hue"] > 0.5
 
 
+def test_style_spread_counts_the_coordinates_a_factor_moves():
+    """An "encoder" whose coordinate 2 is the share of white pixels (only the mark's dot is white) keeps the mark
+    in one coordinate; a random projection of the pixels spreads it (and the hue) over many."""
+    def concentrated(x):
+        white = ((x + 1) / 2).amin(1).gt(0.9).float().mean((1, 2))
+        s = torch.zeros(len(x), 16)
+        s[:, 2] = white
+        return s
+
+    proj = torch.randn(3 * 32 * 32, 64, generator=torch.Generator().manual_seed(0))
+    one = style_spread(concentrated, torch.ones(16), 32, ["accessory"], num_images=32)["accessory"]
+    assert one == {"coords_for_half": 1, "num_coords": 16, "top_share": pytest.approx(1.0)}
+    many = style_spread(lambda x: x.flatten(1) @ proj, torch.ones(64), 32, ["accessory", "object_hue"],
+                        num_images=32)
+    assert all(m["num_coords"] == 64 and m["coords_for_half"] >= 12 and m["top_share"] < 0.1 for m in many.values())
+
+
 def test_ceiling_warnings_name_the_causes_no_coordinate_carries():
     from stylex.explain.pipeline import ceiling_warnings
 
-    ceiling = {"accessory": {"change": 0.06, "index": 161, "direction": "min", "true_change": 0.80},
+    ceiling = {"accessory": {"change": 0.06, "index": 161, "direction": "min", "true_change": 0.80,
+                             "spread": {"coords_for_half": 133, "num_coords": 448, "top_share": 0.01}},
                "object_hue": {"change": 0.70, "index": 432, "direction": "min", "true_change": 0.99}}
     lines = ceiling_warnings(ceiling)
     assert len(lines) == 1 and "'accessory'" in lines[0] and "0.06" in lines[0] and "0.80" in lines[0]
+    assert "133 of the 448 coordinates" in lines[0]
     assert ceiling_warnings({}) == []

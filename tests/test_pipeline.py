@@ -73,6 +73,7 @@ def test_evaluate_metrics_schema(attfind_dir, tiny_run, tmp_path):
     assert set(gt["single_coordinate"]) == {"object_hue", "accessory"}
     for c in gt["single_coordinate"].values():
         assert 0 <= c["change"] <= 1 and 0 <= c["true_change"] <= 1
+        assert 1 <= c["spread"]["coords_for_half"] <= c["spread"]["num_coords"] and 0 < c["spread"]["top_share"] <= 1
         assert c["index"] < run.layout.num_coords and c["direction"] in ("min", "max", None)
     assert (tiny_run / "factor_probe.pt").is_file()
 

@@ -89,7 +89,9 @@ def fixture_dirs(tmp_path_factory) -> dict[str, Path]:
                              "main_factors": ["shape", "hue", "shape"]} for m in ("attfind", "wu", "random")}
         | {"probe_accuracy": {"shape": 0.95, "hue": 0.9}, "attributes": {"attfind": gt_rows},
            "single_coordinate": {"accessory": {"change": 0.0612, "index": 5, "direction": "min",
-                                               "true_change": 0.8034}}},
+                                               "true_change": 0.8034,
+                                               "spread": {"coords_for_half": 133, "num_coords": 448,
+                                                          "top_share": 0.01}}}},
         "command": ["stylex", "evaluate", "--run", "RUN"]}))
     yield {"run": run_dir, "attfind": af_dir, "eval": ev_dir, "root": root, "num_attrs": len(records)}
     mp.undo()
@@ -105,7 +107,8 @@ def test_full_report(fixture_dirs, tmp_path):
     for text in ("Reconstructions", "Attributes", "Image-specific explanations", "Flip rate", "Ground truth",
                  "0.939", "stylex evaluate --run RUN", "stylex attfind --run RUN", "stylex train --data synthetic",
                  "changes shape", "classifier accuracy (val)", "KID 0.0123", "MobileNetV2-ImageNet",
-                 "for 0.05 of them", "accessory 0.06 (0.80)"):
+                 "for 0.05 of them", "accessory 0.06 (0.80)",
+                 "accessory 133 of 448 coordinates"):
         assert text in page, text
     # the warning that the explanations are not of the reader's image comes first, before any section
     assert page.index("TEST WARNING") < page.index("<nav>") < page.index("<section")

@@ -39,5 +39,8 @@ def execute(args) -> int:
     if s.get("single_coordinate"):
         print("the most one style coordinate changes each cause (the cause itself, reconstructed): " + ", ".join(
             f"{f} {c['change']:.2f} ({c['true_change']:.2f})" for f, c in s["single_coordinate"].items()))
+        print("half of each cause's own change in StyleSpace lies on: " + ", ".join(
+            f"{f} {c['spread']['coords_for_half']} of {c['spread']['num_coords']} coordinates"
+            for f, c in s["single_coordinate"].items() if "spread" in c))
     print(f"report: {s['report']}")
     return 0

@@ -184,6 +184,17 @@ def single_coordinate_ceiling(probe: FactorProbe, generate: Callable[[torch.Tens
     return best
 
 
+def _factor_flips(resolution: int, factors: Sequence[str], num_images: int, seed: int):
+    """Rendered images in [-1, 1] ``[num_images, 3, R, R]``, then ``(factor, the same images with that factor
+    flipped)`` for each of ``factors`` (binary or two-band factors; ``synthetic.flip_factor``)."""
+    from ..data import synthetic
+
+    base = synthetic.sample_factors(num_images, seed=seed)
+    flips = ((name, images_to_tensor(synthetic.render({**base, name: synthetic.flip_factor(name, base[name])},
+                                                      resolution), "cpu")) for name in factors)
+    return images_to_tensor(synthetic.render(base, resolution), "cpu"), flips
+
+
 @torch.no_grad()
 def intervention_changes(probe: FactorProbe, reconstruct: Callable[[torch.Tensor], torch.Tensor], resolution: int,
                          factors: Sequence[str], num_images: int = 64, seed: int = 4321) -> dict[str, float]:
@@ -199,15 +210,44 @@ def intervention_changes(probe: FactorProbe, reconstruct: Callable[[torch.Tensor
         num_images: rendered images per factor.
         seed: their factors' seed.
     """
-    from ..data import synthetic
+    base, flips = _factor_flips(resolution, factors, num_images, seed)
+    x = reconstruct(base)
+    return {name: factor_changes(probe, x, reconstruct(flipped))[name] for name, flipped in flips}
 
-    base = synthetic.sample_factors(num_images, seed=seed)
-    x = reconstruct(images_to_tensor(synthetic.render(base, resolution), "cpu"))
+
+@torch.no_grad()
+def style_spread(encode_styles: Callable[[torch.Tensor], torch.Tensor], style_range: torch.Tensor, resolution: int,
+                 factors: Sequence[str], num_images: int = 64, seed: int = 4321) -> dict[str, dict]:
+    """How many StyleSpace coordinates a factor's own change moves: why single-coordinate methods can or cannot
+    name it.
+
+    Rendered images and the same images with one factor flipped are encoded to StyleSpace; each coordinate's
+    mean ``|delta s|`` is divided by its range (``style_range``: AttFind's ``s_max - s_min``, the span of its
+    edits). A generator that keeps the factor in one coordinate needs 1 coordinate for half of that mass; one
+    that spreads it evenly needs about half of all coordinates.
+
+    Args:
+        encode_styles: images in [-1, 1] ``[N, 3, R, R]`` -> flat styles ``[N, S]``.
+        style_range: ``[S]`` positive spans of the coordinates.
+        resolution: the run's image size.
+        factors: binary or two-band factors.
+        num_images: rendered images per factor.
+        seed: their factors' seed.
+
+    Returns:
+        ``{factor: {"coords_for_half": K, "num_coords": S, "top_share": the largest coordinate's share}}``.
+    """
+    base, flips = _factor_flips(resolution, factors, num_images, seed)
+    s0 = encode_styles(base)
+    span = style_range.to(s0).clamp_min(1e-8)
     out = {}
-    for name in factors:
-        flipped = {**base, name: synthetic.flip_factor(name, base[name])}
-        out[name] = factor_changes(probe, x, reconstruct(images_to_tensor(synthetic.render(flipped, resolution),
-                                                                          "cpu")))[name]
+    for name, flipped in flips:
+        mass = ((encode_styles(flipped) - s0).abs() / span).mean(0).double()
+        ordered = mass.sort(descending=True).values
+        total = float(ordered.sum())
+        share = (ordered.cumsum(0) / total) if total > 0 else torch.ones_like(ordered)
+        out[name] = {"coords_for_half": int((share < 0.5).sum()) + 1, "num_coords": int(mass.numel()),
+                     "top_share": float(ordered[0] / total) if total > 0 else 0.0}
     return out
 
 

@@ -468,9 +468,10 @@ def _ground_truth(run, lists: dict[str, list[Attribute]], effects, cfg: EvalConf
 
 def _ceiling(run, probe, effects, lat: torch.Tensor) -> dict[str, dict]:
     """Per causal factor: the largest change one style coordinate makes (moved to its AttFind extreme, on ``lat``),
-    next to the change of the factor itself through the same generator (docs/METHOD.md section 9)."""
+    next to the change of the factor itself through the same generator, and how many coordinates that change of
+    the factor spreads over in StyleSpace (docs/METHOD.md section 9)."""
     from ..data import synthetic
-    from .ground_truth import intervention_changes, single_coordinate_ceiling
+    from .ground_truth import intervention_changes, single_coordinate_ceiling, style_spread
 
     styles = run.styles(lat)
     flat = styles.flat()
@@ -478,8 +479,11 @@ def _ceiling(run, probe, effects, lat: torch.Tensor) -> dict[str, dict]:
         probe, lambda offsets: run.generate(styles, offsets),
         lambda k, d: edit_offsets(flat, [(k, d)], effects.style_min, effects.style_max), run.layout.num_coords)
     true = intervention_changes(probe, run.reconstruct, run.resolution, synthetic.CAUSAL_FACTORS)
+    spread = style_spread(lambda x: run.styles(run.encode(x)).flat(),
+                          torch.as_tensor(effects.style_max - effects.style_min), run.resolution,
+                          synthetic.CAUSAL_FACTORS)
     return {f: {**best[f], "direction": DIRECTION_NAMES[best[f]["direction"]] if best[f]["index"] >= 0 else None,
-                "true_change": true[f]} for f in synthetic.CAUSAL_FACTORS}
+                "true_change": true[f], "spread": spread[f]} for f in synthetic.CAUSAL_FACTORS}
 
 
 CEILING_MIN_SHARE = 0.5
@@ -494,8 +498,15 @@ def ceiling_warnings(ceiling: dict[str, dict]) -> list[str]:
                        f"best one changes it by {c['change']:.2f} (factor probe), where changing '{factor}' in the "
                        f"image itself and reconstructing it changes it by {c['true_change']:.2f}. AttFind and Wu et "
                        "al. rank single coordinates, so neither can name this cause here; the generator spreads it "
-                       "over many coordinates (docs/METHOD.md section 9).")
+                       f"over many coordinates{_spread_words(c.get('spread'))} (docs/METHOD.md section 9).")
     return out
+
+
+def _spread_words(spread: dict | None) -> str:
+    if not spread:
+        return ""
+    return (f" (half of the cause's own change in StyleSpace lies on {spread['coords_for_half']} of the "
+            f"{spread['num_coords']} coordinates)")
 
 
 # ---------------------------------------------------------------------------- helpers

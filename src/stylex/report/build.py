@@ -380,6 +380,11 @@ def _ground_truth_table(gt: dict) -> Table | None:
         cap += (" The most any one style coordinate changes each cause (the ceiling of every single-coordinate "
                 "method), and in brackets the change of the cause itself through this generator: " + ", ".join(
                     f"{f} {float(c['change']):.2f} ({float(c['true_change']):.2f})" for f, c in ceiling.items()) + ".")
+        spread = {f: c["spread"] for f, c in ceiling.items() if isinstance(c.get("spread"), dict)}
+        if spread:
+            cap += (" Half of each cause's own change in StyleSpace lies on: " + ", ".join(
+                f"{f} {int(v['coords_for_half'])} of {int(v['num_coords'])} coordinates" for f, v in spread.items())
+                + " (1 would be one coordinate per cause).")
     return Table(("method", "k", "causal fraction", "causal coverage", "spurious fraction", "main factors"), rows, cap)
 
 
